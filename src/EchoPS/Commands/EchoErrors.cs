@@ -1,0 +1,46 @@
+using System;
+using System.Management.Automation;
+using EchoPS.Server;
+
+namespace EchoPS.Commands
+{
+    /// <summary>
+    /// Every ErrorRecord the module writes, in one place, so that error ids stay stable: scripts match on them.
+    /// </summary>
+    internal static class EchoErrors
+    {
+        internal static ErrorRecord StartFailed(EchoServerStartException ex)
+        {
+            switch (ex.Failure)
+            {
+                case StartFailure.AddressInUse:
+                    return new ErrorRecord(ex, "PortInUse", ErrorCategory.ResourceUnavailable, ex.Port);
+                case StartFailure.AddressNotAvailable:
+                    return new ErrorRecord(ex, "AddressNotAvailable", ErrorCategory.InvalidArgument, ex.Address);
+                case StartFailure.PermissionDenied:
+                    return new ErrorRecord(ex, "PermissionDenied", ErrorCategory.PermissionDenied, ex.Port);
+                default:
+                    return new ErrorRecord(ex, "ListenFailed", ErrorCategory.OpenError, ex.Port);
+            }
+        }
+
+        internal static ErrorRecord InvalidArgument(string errorId, string message, object value) =>
+            new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, value);
+
+        internal static ErrorRecord ServerFailure(EchoServerEvent e) =>
+            new ErrorRecord(e.Exception ?? new InvalidOperationException(e.Message), "ServerSocketError",
+                ErrorCategory.ConnectionError, e.LocalEndPoint);
+
+        internal static ErrorRecord ServerNotFound(string message, object value) =>
+            new ErrorRecord(new ArgumentException(message), "ServerNotFound", ErrorCategory.ObjectNotFound, value);
+
+        internal static ErrorRecord StopTimedOut(BlockingEchoServer server) =>
+            new ErrorRecord(new TimeoutException($"Server {server.Id} on {server.LocalEndPoint} did not stop within the time allowed."),
+                "StopTimedOut", ErrorCategory.OperationTimeout, server);
+
+        internal static ErrorRecord NotAServer(object value) =>
+            new ErrorRecord(new ArgumentException(
+                    $"Cannot stop '{value}': pipe in a server from Get-BlockingEchoServer or a job from Start-BlockingEchoServer -AsJob."),
+                "NotAnEchoServer", ErrorCategory.InvalidArgument, value);
+    }
+}

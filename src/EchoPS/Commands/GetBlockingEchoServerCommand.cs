@@ -1,0 +1,33 @@
+using System.Management.Automation;
+using EchoPS.Server;
+
+namespace EchoPS.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Gets the echo servers running in this session.</para>
+    /// </summary>
+    [Cmdlet(VerbsCommon.Get, "BlockingEchoServer", DefaultParameterSetName = AllSet)]
+    [OutputType(typeof(BlockingEchoServer))]
+    public sealed class GetBlockingEchoServerCommand : PSCmdlet
+    {
+        private const string AllSet = "All";
+        private const string IdSet = "Id";
+        private const string PortSet = "Port";
+
+        /// <summary>Gets only the servers with these ids.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = IdSet)]
+        [Alias("ServerId")]
+        public int[] Id { get; set; }
+
+        /// <summary>Gets only the servers listening on these ports.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
+        [ValidateRange(0, 65535)]
+        public int[] Port { get; set; }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            WriteObject(ServerSelector.Select(this, Id, Port), enumerateCollection: true);
+        }
+    }
+}

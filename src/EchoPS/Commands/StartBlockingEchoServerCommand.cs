@@ -1,0 +1,147 @@
+using System;
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using System.Net;
+using EchoPS.Jobs;
+using EchoPS.Server;
+
+namespace EchoPS.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Starts a blocking, single-client TCP echo server.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Start, "BlockingEchoServer", SupportsShouldProcess = true, DefaultParameterSetName = ForegroundSet)]
+    [OutputType(typeof(EchoServerEvent), ParameterSetName = new[] { ForegroundSet })]
+    [OutputType(typeof(EchoServerJob), ParameterSetName = new[] { JobSet })]
+    public sealed class StartBlockingEchoServerCommand : PSCmdlet
+    {
+        private const string ForegroundSet = "Foreground";
+        private const string JobSet = "AsJob";
+        private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(250);
+        private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+        private BlockingEchoServer _server;
+
+        /// <summary>The TCP port to listen on; 0 picks a free port, reported in the Listening event.</summary>
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ValidateRange(0, 65535)]
+        public int Port { get; set; } = EchoServerOptions.DefaultPort;
+
+        /// <summary>The IP address to bind: 127.0.0.1 by default, 0.0.0.0 for all IPv4 interfaces, :: for IPv4 and IPv6.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Address { get; set; } = IPAddress.Loopback.ToString();
+
+        /// <summary>How many clients the kernel queues while one is served.</summary>
+        [Parameter]
+        [ValidateRange(1, EchoServerOptions.MaxBacklog)]
+        public int Backlog { get; set; } = EchoServerOptions.DefaultBacklog;
+
+        /// <summary>The size in bytes of the one buffer every read and write goes through.</summary>
+        [Parameter]
+        [ValidateRange(EchoServerOptions.MinBufferSize, EchoServerOptions.MaxBufferSize)]
+        public int BufferSize { get; set; } = EchoServerOptions.DefaultBufferSize;
+
+        /// <summary>Sets TCP_NODELAY on accepted sockets (on by default; -NoDelay:$false turns it off).</summary>
+        [Parameter]
+        public SwitchParameter NoDelay { get; set; } = true;
+
+        /// <summary>Runs the server in the background and returns a job at once.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = JobSet)]
+        public SwitchParameter AsJob { get; set; }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            if (!ListenAddress.TryParse(Address, out var address))
+            {
+                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidAddress",
+                    $"'{Address}' is not a valid listen address: use {ListenAddress.Allowed}.", Address));
+                return;
+            }
+
+            var options = new EchoServerOptions
+            {
+                Address = address,
+                Port = Port,
+                Backlog = Backlog,
+                BufferSize = BufferSize,
+                NoDelay = NoDelay.IsPresent,
+            };
+            var target = new IPEndPoint(address, Port).ToString();
+            if (!ShouldProcess(target, "Start blocking echo server"))
+                return;
+
+            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            if (AsJob)
+                StartJob(options);
+            else
+                RunInForeground(options);
+        }
+
+        /// <inheritdoc />
+        protected override void StopProcessing()
+        {
+            // Ctrl+C: closing the sockets wakes the server thread wherever it is blocked.
+            _server?.RequestStop();
+        }
+
+        private void StartJob(EchoServerOptions options)
+        {
+            var job = new EchoServerJob(MyInvocation.Line, $"EchoServer{options.Port}");
+            try
+            {
+                job.Start(options);
+            }
+            catch (EchoServerStartException ex)
+            {
+                job.Dispose();
+                ThrowTerminatingError(EchoErrors.StartFailed(ex));
+                return;
+            }
+            EchoServerRegistry.Add(job.Server);
+            JobRepository.Add(job);
+            WriteVerbose($"Server {job.ServerId} listening on {job.Server.LocalEndPoint} as job {job.Id}.");
+            WriteObject(job);
+        }
+
+        private void RunInForeground(EchoServerOptions options)
+        {
+            // Events arrive on the server thread; only this (the pipeline) thread may write them out.
+            using (var events = new BlockingCollection<EchoServerEvent>())
+            {
+                _server = new BlockingEchoServer(options, e => events.Add(e));
+                try
+                {
+                    _server.Start();
+                }
+                catch (EchoServerStartException ex)
+                {
+                    ThrowTerminatingError(EchoErrors.StartFailed(ex));
+                    return;
+                }
+                EchoServerRegistry.Add(_server);
+                try
+                {
+                    WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C or Stop-BlockingEchoServer stops it.");
+                    while (true)
+                    {
+                        if (!events.TryTake(out var e, EventPoll))
+                            continue;
+                        if (e.Kind == EchoServerEventKind.Error)
+                            WriteError(EchoErrors.ServerFailure(e));
+                        else
+                            WriteObject(e);
+                        if (e.Kind == EchoServerEventKind.Stopped)
+                            break;
+                    }
+                }
+                finally
+                {
+                    // Also reached when a downstream Select-Object -First ends the pipeline: the server must not outlive it.
+                    _server.Stop(StopWait);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using EchoPS.Jobs;
+using EchoPS.Server;
+
+namespace EchoPS.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Stops running echo servers, closing their client and freeing their port.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Stop, "BlockingEchoServer", SupportsShouldProcess = true, DefaultParameterSetName = PortSet)]
+    [OutputType(typeof(BlockingEchoServer))]
+    public sealed class StopBlockingEchoServerCommand : PSCmdlet
+    {
+        private const string IdSet = "Id";
+        private const string PortSet = "Port";
+        private const string InputSet = "InputObject";
+        private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+        /// <summary>Stops the servers listening on these ports.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
+        [ValidateRange(0, 65535)]
+        public int[] Port { get; set; }
+
+        /// <summary>Stops the servers with these ids.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = IdSet)]
+        [Alias("ServerId")]
+        public int[] Id { get; set; }
+
+        /// <summary>Servers from Get-BlockingEchoServer, or jobs from Start-BlockingEchoServer -AsJob.</summary>
+        [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
+        public PSObject[] InputObject { get; set; }
+
+        /// <summary>Returns each stopped server with its final counters.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            foreach (var server in Targets())
+            {
+                if (!ShouldProcess($"server {server.Id} on {server.LocalEndPoint}", "Stop blocking echo server"))
+                    continue;
+                WriteVerbose($"Stopping server {server.Id} on {server.LocalEndPoint} ({server.State}).");
+                if (!server.Stop(StopWait))
+                    WriteError(EchoErrors.StopTimedOut(server));
+                else if (PassThru)
+                    WriteObject(server);
+            }
+        }
+
+        private IEnumerable<BlockingEchoServer> Targets()
+        {
+            if (ParameterSetName != InputSet)
+                return ServerSelector.Select(this, Id, Port);
+
+            var servers = new List<BlockingEchoServer>();
+            foreach (var item in InputObject)
+            {
+                switch (item?.BaseObject)
+                {
+                    case BlockingEchoServer server:
+                        servers.Add(server);
+                        break;
+                    case EchoServerJob job when job.Server != null:
+                        servers.Add(job.Server);
+                        break;
+                    default:
+                        WriteError(EchoErrors.NotAServer(item));
+                        break;
+                }
+            }
+            return servers;
+        }
+    }
+}

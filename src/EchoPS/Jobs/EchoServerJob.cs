@@ -1,0 +1,88 @@
+using System;
+using System.Management.Automation;
+using System.Net;
+using EchoPS.Commands;
+using EchoPS.Server;
+
+namespace EchoPS.Jobs
+{
+    /// <summary>
+    /// A running echo server as a PowerShell job: Get-Job lists it, Receive-Job yields its events, Stop-Job stops
+    /// the server and Remove-Job cleans up. The job ends (Stopped or Failed) when its server thread ends.
+    /// </summary>
+    public sealed class EchoServerJob : Job
+    {
+        private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+        private BlockingEchoServer _server;
+
+        internal EchoServerJob(string command, string name) : base(command, name)
+        {
+            PSJobTypeName = "EchoServerJob";
+        }
+
+        /// <summary>The server this job runs.</summary>
+        public BlockingEchoServer Server => _server;
+
+        /// <summary>The server's id (not the job's): what Get- and Stop-BlockingEchoServer -Id take.</summary>
+        public int ServerId => _server.Id;
+
+        /// <summary>The bound address.</summary>
+        public IPAddress Address => _server.Address;
+
+        /// <summary>The bound port, also when 0 (a free port) was asked for.</summary>
+        public int Port => _server.Port;
+
+        /// <inheritdoc />
+        public override string Location => _server?.LocalEndPoint?.ToString() ?? string.Empty;
+
+        /// <inheritdoc />
+        public override string StatusMessage => _server?.State.ToString() ?? string.Empty;
+
+        /// <inheritdoc />
+        public override bool HasMoreData => Output.Count > 0 || Error.Count > 0;
+
+        /// <summary>Binds the server with events flowing into this job; throws if it cannot listen.</summary>
+        internal void Start(EchoServerOptions options)
+        {
+            _server = new BlockingEchoServer(options, OnServerEvent);
+            SetJobState(JobState.Running);
+            try
+            {
+                _server.Start();
+            }
+            catch
+            {
+                SetJobState(JobState.Failed);
+                throw;
+            }
+        }
+
+        /// <inheritdoc />
+        public override void StopJob()
+        {
+            // Stop-Job waits for this call; the server thread ends promptly once its sockets are closed, and its
+            // Stopped event moves the job to a finished state before Stop returns.
+            _server?.Stop(StopWait);
+        }
+
+        /// <inheritdoc />
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                _server?.Dispose();
+            base.Dispose(disposing);
+        }
+
+        private void OnServerEvent(EchoServerEvent e)
+        {
+            // PSDataCollection is thread-safe: the server thread may add to it directly.
+            if (e.Kind == EchoServerEventKind.Error)
+                Error.Add(EchoErrors.ServerFailure(e));
+            else
+                Output.Add(PSObject.AsPSObject(e));
+
+            if (e.Kind == EchoServerEventKind.Stopped)
+                SetJobState(_server.State == EchoServerState.Failed ? JobState.Failed : JobState.Stopped);
+        }
+    }
+}

@@ -1,0 +1,363 @@
+using System;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace EchoPS.Server
+{
+    /// <summary>Where a server is in its life.</summary>
+    public enum EchoServerState
+    {
+        /// <summary>Bound and waiting in accept for the next client.</summary>
+        Listening,
+        /// <summary>Echoing one client; others wait in the listen backlog.</summary>
+        Serving,
+        /// <summary>A stop was requested; the server thread is closing its sockets.</summary>
+        Stopping,
+        /// <summary>The server thread ended after a stop request; the port is free.</summary>
+        Stopped,
+        /// <summary>The server thread ended on an unexpected error; the port is free.</summary>
+        Failed,
+    }
+
+    /// <summary>
+    /// A blocking, single-client TCP echo server: one dedicated thread accepts a client, reads and writes the same
+    /// bytes back until the client closes, closes, and only then accepts the next one. Other clients wait in the
+    /// listen backlog. Knows nothing of PowerShell: it reports through the event callback given to it.
+    /// </summary>
+    public sealed class BlockingEchoServer : IDisposable
+    {
+        private static int s_lastId;
+
+        private readonly EchoServerOptions _options;
+        private readonly Action<EchoServerEvent> _onEvent;
+        private readonly byte[] _buffer;
+        private readonly object _socketGate = new object();
+        private readonly ManualResetEvent _finished = new ManualResetEvent(false);
+        private readonly Stopwatch _uptime = new Stopwatch();
+        private Socket _listener;
+        private Socket _client;
+        private Thread _thread;
+        private volatile bool _stopRequested;
+        private volatile EchoServerState _state = EchoServerState.Listening;
+        private IPEndPoint _currentClient;
+        private long _clientsServed;
+        private long _bytesReceived;
+        private long _bytesEchoed;
+
+        /// <summary>Creates a server; nothing is bound until <see cref="Start"/>.</summary>
+        /// <param name="options">How to bind and serve; validated here.</param>
+        /// <param name="onEvent">Called on the server's thread for every event; must not block for long.</param>
+        public BlockingEchoServer(EchoServerOptions options, Action<EchoServerEvent> onEvent)
+        {
+            _options = options ?? throw new ArgumentNullException(nameof(options));
+            _options.Validate();
+            _onEvent = onEvent ?? throw new ArgumentNullException(nameof(onEvent));
+            _buffer = new byte[options.BufferSize];
+            Id = Interlocked.Increment(ref s_lastId);
+        }
+
+        /// <summary>The server's id, unique in this process.</summary>
+        public int Id { get; }
+
+        /// <summary>The bound address.</summary>
+        public IPAddress Address => LocalEndPoint?.Address ?? _options.Address;
+
+        /// <summary>The bound port: the one the system chose when 0 was asked for.</summary>
+        public int Port => LocalEndPoint?.Port ?? _options.Port;
+
+        /// <summary>The bound endpoint, once started.</summary>
+        public IPEndPoint LocalEndPoint { get; private set; }
+
+        /// <summary>Where the server is in its life.</summary>
+        public EchoServerState State => _state;
+
+        /// <summary>The client being served now, if any.</summary>
+        public IPEndPoint CurrentClient => Volatile.Read(ref _currentClient);
+
+        /// <summary>Clients whose connection has ended.</summary>
+        public long ClientsServed => Interlocked.Read(ref _clientsServed);
+
+        /// <summary>Bytes read from all clients.</summary>
+        public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+        /// <summary>Bytes written back to all clients.</summary>
+        public long BytesEchoed => Interlocked.Read(ref _bytesEchoed);
+
+        /// <summary>When the server started listening.</summary>
+        public DateTimeOffset StartTime { get; private set; }
+
+        /// <summary>The options the server runs with.</summary>
+        public EchoServerOptions Options => _options;
+
+        /// <summary>Signalled once the server thread has ended and the port is free.</summary>
+        public WaitHandle Finished => _finished;
+
+        /// <summary>
+        /// Binds and listens on the calling thread, so that a bad address or a busy port is reported here, then
+        /// starts the server thread. Throws <see cref="EchoServerStartException"/> with nothing left open.
+        /// </summary>
+        public void Start()
+        {
+            if (_listener != null)
+                throw new InvalidOperationException($"Server {Id} was started already.");
+
+            _listener = Bind(_options);
+            LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint;
+            StartTime = DateTimeOffset.Now;
+            _uptime.Start();
+            Raise(EchoServerEvent.Listening(Id, LocalEndPoint,
+                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}"));
+
+            _thread = new Thread(Run) { IsBackground = true, Name = $"EchoPS server {Id}" };
+            _thread.Start();
+        }
+
+        /// <summary>
+        /// Asks the server to stop and waits up to <paramref name="timeout"/> for its thread to end. Closing the
+        /// sockets unblocks a blocked accept, read or write at once, so the wait is short in every state.
+        /// </summary>
+        /// <returns>True when the server has ended.</returns>
+        public bool Stop(TimeSpan timeout)
+        {
+            RequestStop();
+            return _thread == null || _finished.WaitOne(timeout);
+        }
+
+        /// <summary>Asks the server to stop without waiting.</summary>
+        public void RequestStop()
+        {
+            _stopRequested = true;
+            lock (_socketGate)
+            {
+                if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
+                    _state = EchoServerState.Stopping;
+                // Closing is what wakes the server thread: a blocked accept, read or write fails at once.
+                CloseQuietly(_client);
+                CloseQuietly(_listener);
+            }
+        }
+
+        /// <summary>Stops the server, waiting up to five seconds for its thread to end.</summary>
+        public void Dispose()
+        {
+            Stop(TimeSpan.FromSeconds(5));
+        }
+
+        private static Socket Bind(EchoServerOptions options)
+        {
+            var socket = new Socket(options.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (options.Address.Equals(IPAddress.IPv6Any))
+                    socket.DualMode = true;
+                // On Unix, SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT and
+                // still refuses a second listener. On Windows it would allow port stealing, and is not needed there.
+                if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(new IPEndPoint(options.Address, options.Port));
+                socket.Listen(options.Backlog);
+                return socket;
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                throw new EchoServerStartException(options.Address, options.Port, ex);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        private void Run()
+        {
+            // An exception escaping this thread would kill the host process: everything is caught and reported.
+            Exception failure = null;
+            try
+            {
+                while (!_stopRequested)
+                {
+                    var client = AcceptNext();
+                    if (client != null)
+                        Serve(client);
+                }
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+                Raise(EchoServerEvent.Failure(Id, LocalEndPoint, ex));
+            }
+            finally
+            {
+                lock (_socketGate)
+                {
+                    CloseQuietly(_listener);
+                    _state = failure == null ? EchoServerState.Stopped : EchoServerState.Failed;
+                }
+                _uptime.Stop();
+                Raise(EchoServerEvent.Stopped(Id, LocalEndPoint, ClientsServed, BytesReceived, BytesEchoed, _uptime.Elapsed));
+                _finished.Set();
+            }
+        }
+
+        /// <summary>Blocks in accept; returns null when stopping or after a transient accept error.</summary>
+        private Socket AcceptNext()
+        {
+            try
+            {
+                return _listener.Accept();
+            }
+            catch (Exception ex) when ((ex is SocketException || ex is ObjectDisposedException) && _stopRequested)
+            {
+                return null;
+            }
+            catch (SocketException ex)
+            {
+                // Out of descriptors or a client that vanished before accept: report, pause so an error that
+                // persists cannot spin a CPU, and keep serving.
+                Raise(EchoServerEvent.Failure(Id, LocalEndPoint, ex));
+                Thread.Sleep(100);
+                return null;
+            }
+        }
+
+        private void Serve(Socket client)
+        {
+            var remote = Normalize(client.RemoteEndPoint as IPEndPoint);
+            lock (_socketGate)
+            {
+                if (_stopRequested)
+                {
+                    CloseQuietly(client);
+                    return;
+                }
+                _client = client;
+                _state = EchoServerState.Serving;
+            }
+            Volatile.Write(ref _currentClient, remote);
+            Raise(EchoServerEvent.Connected(Id, LocalEndPoint, remote));
+
+            var connectedFor = Stopwatch.StartNew();
+            var session = new ClientSession();
+            DisconnectReason reason;
+            string message = null;
+            try
+            {
+                client.NoDelay = _options.NoDelay;
+                reason = Echo(client, session);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                reason = Classify(ex, session.Phase, out message);
+            }
+            finally
+            {
+                lock (_socketGate)
+                {
+                    _client = null;
+                    if (_state == EchoServerState.Serving)
+                        _state = EchoServerState.Listening;
+                }
+                Volatile.Write(ref _currentClient, null);
+                CloseQuietly(client);
+            }
+
+            Interlocked.Increment(ref _clientsServed);
+            Raise(EchoServerEvent.Disconnected(Id, LocalEndPoint, remote, session.Received, session.Echoed,
+                connectedFor.Elapsed, reason, message));
+        }
+
+        /// <summary>The blocking loop itself: read a chunk, write all of it back, until end of stream.</summary>
+        private DisconnectReason Echo(Socket client, ClientSession session)
+        {
+            while (true)
+            {
+                session.Phase = IoPhase.Receive;
+                int read = client.Receive(_buffer, 0, _buffer.Length, SocketFlags.None);
+                if (read == 0)
+                    return DisconnectReason.ClientClosed;
+                session.Received += read;
+                Interlocked.Add(ref _bytesReceived, read);
+
+                session.Phase = IoPhase.Send;
+                int sent = 0;
+                while (sent < read)
+                {
+                    // Send may write less than asked: finish the chunk before reading more.
+                    int n = client.Send(_buffer, sent, read - sent, SocketFlags.None);
+                    sent += n;
+                    session.Echoed += n;
+                    Interlocked.Add(ref _bytesEchoed, n);
+                }
+            }
+        }
+
+        private DisconnectReason Classify(Exception ex, IoPhase phase, out string message)
+        {
+            if (_stopRequested || ex is ObjectDisposedException)
+            {
+                message = null;
+                return DisconnectReason.ServerStopping;
+            }
+            var error = ((SocketException)ex).SocketErrorCode;
+            message = $"{error} during {phase.ToString().ToLowerInvariant()}";
+            switch (error)
+            {
+                case SocketError.ConnectionReset:
+                case SocketError.ConnectionAborted:
+                case SocketError.Shutdown: // EPIPE: the client closed while its echo was still being written
+                    return DisconnectReason.ClientReset;
+                default:
+                    return DisconnectReason.Error;
+            }
+        }
+
+        private void Raise(EchoServerEvent e)
+        {
+            try
+            {
+                _onEvent(e);
+            }
+            catch
+            {
+                // A failing listener must not take the server (or the host process) down with it.
+            }
+        }
+
+        internal static IPEndPoint Normalize(IPEndPoint endPoint)
+        {
+            if (endPoint != null && endPoint.Address.IsIPv4MappedToIPv6)
+                return new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port);
+            return endPoint;
+        }
+
+        private static void CloseQuietly(Socket socket)
+        {
+            if (socket == null)
+                return;
+            try
+            {
+                if (socket.Connected)
+                    socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                // Already reset or closed: closing below is all that is left to do.
+            }
+            socket.Dispose();
+        }
+
+        private enum IoPhase { Receive, Send }
+
+        private sealed class ClientSession
+        {
+            public IoPhase Phase;
+            public long Received;
+            public long Echoed;
+        }
+    }
+}

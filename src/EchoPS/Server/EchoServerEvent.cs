@@ -1,0 +1,145 @@
+using System;
+using System.Net;
+
+namespace EchoPS.Server
+{
+    /// <summary>What happened on an echo server.</summary>
+    public enum EchoServerEventKind
+    {
+        /// <summary>The server bound its address and is accepting clients.</summary>
+        Listening,
+        /// <summary>A client was accepted and is being served.</summary>
+        Connected,
+        /// <summary>A served client's connection ended; the reason says why.</summary>
+        Disconnected,
+        /// <summary>A client was accepted and closed at once, without any echo; the reason says why.</summary>
+        Rejected,
+        /// <summary>The server stopped and released its port.</summary>
+        Stopped,
+        /// <summary>The server hit an error outside any one client's connection.</summary>
+        Error,
+    }
+
+    /// <summary>Why a client's connection ended, or why a client was rejected.</summary>
+    public enum DisconnectReason
+    {
+        /// <summary>The client closed its side (end of stream) after every byte it sent was echoed.</summary>
+        ClientClosed,
+        /// <summary>The client reset the connection or vanished mid-stream.</summary>
+        ClientReset,
+        /// <summary>A socket error other than a reset; the event's message names it.</summary>
+        Error,
+        /// <summary>The server was stopped while the client was connected.</summary>
+        ServerStopping,
+        /// <summary>The client sent nothing for the idle timeout.</summary>
+        IdleTimeout,
+        /// <summary>The client did not read its echo within the send timeout.</summary>
+        SendTimeout,
+        /// <summary>The client reached the per-connection byte cap.</summary>
+        ByteLimit,
+        /// <summary>The client reached the per-connection session time cap.</summary>
+        SessionLimit,
+        /// <summary>The client's address is not in the allowlist.</summary>
+        NotAllowed,
+        /// <summary>The client exceeded the connection rate limit.</summary>
+        RateLimited,
+    }
+
+    /// <summary>
+    /// One thing that happened on an echo server: sizes, endpoints and times, never the payload.
+    /// </summary>
+    public sealed class EchoServerEvent
+    {
+        private EchoServerEvent(int serverId, EchoServerEventKind kind, IPEndPoint localEndPoint)
+        {
+            Timestamp = DateTimeOffset.Now;
+            ServerId = serverId;
+            Kind = kind;
+            LocalEndPoint = localEndPoint;
+        }
+
+        /// <summary>When the event happened (local time).</summary>
+        public DateTimeOffset Timestamp { get; }
+
+        /// <summary>The id of the server that raised the event.</summary>
+        public int ServerId { get; }
+
+        /// <summary>What happened.</summary>
+        public EchoServerEventKind Kind { get; }
+
+        /// <summary>The server's bound endpoint.</summary>
+        public IPEndPoint LocalEndPoint { get; }
+
+        /// <summary>The client's endpoint, for client events.</summary>
+        public IPEndPoint RemoteEndPoint { get; private set; }
+
+        /// <summary>Bytes read from the client (Disconnected), or from all clients (Stopped).</summary>
+        public long BytesReceived { get; private set; }
+
+        /// <summary>Bytes written back to the client (Disconnected), or to all clients (Stopped).</summary>
+        public long BytesEchoed { get; private set; }
+
+        /// <summary>How long the connection (Disconnected) or the server (Stopped) lasted.</summary>
+        public TimeSpan? Duration { get; private set; }
+
+        /// <summary>Why the connection ended (Disconnected) or was refused (Rejected).</summary>
+        public DisconnectReason? Reason { get; private set; }
+
+        /// <summary>Clients served so far (Stopped).</summary>
+        public long ClientsServed { get; private set; }
+
+        /// <summary>A short human-readable detail, such as the socket error's name.</summary>
+        public string Message { get; private set; }
+
+        /// <summary>The exception behind an Error event; kept out of the public shape so that serialized events stay flat.</summary>
+        internal Exception Exception { get; private set; }
+
+        internal static EchoServerEvent Listening(int serverId, IPEndPoint local, string message) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Listening, local) { Message = message };
+
+        internal static EchoServerEvent Connected(int serverId, IPEndPoint local, IPEndPoint remote) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Connected, local) { RemoteEndPoint = remote };
+
+        internal static EchoServerEvent Disconnected(int serverId, IPEndPoint local, IPEndPoint remote, long received,
+            long echoed, TimeSpan duration, DisconnectReason reason, string message) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Disconnected, local)
+            {
+                RemoteEndPoint = remote,
+                BytesReceived = received,
+                BytesEchoed = echoed,
+                Duration = duration,
+                Reason = reason,
+                Message = message,
+            };
+
+        internal static EchoServerEvent Rejected(int serverId, IPEndPoint local, IPEndPoint remote,
+            DisconnectReason reason, string message) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Rejected, local)
+            {
+                RemoteEndPoint = remote,
+                Reason = reason,
+                Message = message,
+            };
+
+        internal static EchoServerEvent Stopped(int serverId, IPEndPoint local, long clientsServed, long received,
+            long echoed, TimeSpan duration) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Stopped, local)
+            {
+                ClientsServed = clientsServed,
+                BytesReceived = received,
+                BytesEchoed = echoed,
+                Duration = duration,
+            };
+
+        internal static EchoServerEvent Failure(int serverId, IPEndPoint local, Exception exception) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Error, local)
+            {
+                Message = exception.Message,
+                Exception = exception,
+            };
+
+        /// <inheritdoc />
+        public override string ToString() =>
+            $"{Timestamp:HH:mm:ss.fff} {Kind} {RemoteEndPoint?.ToString() ?? LocalEndPoint?.ToString()} {Reason} {Message}".TrimEnd();
+    }
+}
