@@ -55,7 +55,7 @@ namespace EchoPS.Server
             Timestamp = DateTimeOffset.Now;
             ServerId = serverId;
             Kind = kind;
-            LocalEndPoint = localEndPoint;
+            LocalEndPoint = localEndPoint?.ToString();
         }
 
         /// <summary>When the event happened (local time).</summary>
@@ -67,11 +67,13 @@ namespace EchoPS.Server
         /// <summary>What happened.</summary>
         public EchoServerEventKind Kind { get; }
 
+        // Endpoints are kept as text ("127.0.0.1:8080", "[::1]:8080") so that serialized events stay flat and stable.
+
         /// <summary>The server's bound endpoint.</summary>
-        public IPEndPoint LocalEndPoint { get; }
+        public string LocalEndPoint { get; }
 
         /// <summary>The client's endpoint, for client events.</summary>
-        public IPEndPoint RemoteEndPoint { get; private set; }
+        public string RemoteEndPoint { get; private set; }
 
         /// <summary>Bytes read from the client (Disconnected), or from all clients (Stopped).</summary>
         public long BytesReceived { get; private set; }
@@ -98,13 +100,13 @@ namespace EchoPS.Server
             new EchoServerEvent(serverId, EchoServerEventKind.Listening, local) { Message = message };
 
         internal static EchoServerEvent Connected(int serverId, IPEndPoint local, IPEndPoint remote) =>
-            new EchoServerEvent(serverId, EchoServerEventKind.Connected, local) { RemoteEndPoint = remote };
+            new EchoServerEvent(serverId, EchoServerEventKind.Connected, local) { RemoteEndPoint = remote?.ToString() };
 
         internal static EchoServerEvent Disconnected(int serverId, IPEndPoint local, IPEndPoint remote, long received,
             long echoed, TimeSpan duration, DisconnectReason reason, string message) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Disconnected, local)
             {
-                RemoteEndPoint = remote,
+                RemoteEndPoint = remote?.ToString(),
                 BytesReceived = received,
                 BytesEchoed = echoed,
                 Duration = duration,
@@ -116,7 +118,7 @@ namespace EchoPS.Server
             DisconnectReason reason, string message) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Rejected, local)
             {
-                RemoteEndPoint = remote,
+                RemoteEndPoint = remote?.ToString(),
                 Reason = reason,
                 Message = message,
             };
@@ -140,6 +142,6 @@ namespace EchoPS.Server
 
         /// <inheritdoc />
         public override string ToString() =>
-            $"{Timestamp:HH:mm:ss.fff} {Kind} {RemoteEndPoint?.ToString() ?? LocalEndPoint?.ToString()} {Reason} {Message}".TrimEnd();
+            $"{Timestamp:HH:mm:ss.fff} {Kind} {RemoteEndPoint ?? LocalEndPoint} {Reason} {Message}".TrimEnd();
     }
 }
