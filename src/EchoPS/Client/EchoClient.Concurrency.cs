@@ -40,10 +40,12 @@ namespace EchoPS.Client
 
             foreach (var tally in tallies)
                 tally.AddTo(result);
-            result.Clients = waits;
+            // Served order reads best: against a one-at-a-time server the waits form a staircase of hold times.
+            result.Clients = waits.OrderBy(w => w.WaitMs ?? double.MaxValue).ToArray();
+            result.RoundTrips = waits.Count(w => w.Status == EchoRoundTripStatus.Success);
             result.Address = waits.Select(w => w.Address).FirstOrDefault(a => a != null) ?? addresses[0].ToString();
-            result.Message = $"{clients} clients; waits for the first echoed byte: "
-                + string.Join(", ", waits.Select(w => w.WaitMs?.ToString("0.0", CultureInfo.InvariantCulture) ?? "-")) + " ms.";
+            result.Message = $"{clients} clients, waits "
+                + string.Join(", ", result.Clients.Select(w => w.WaitMs?.ToString("0.0", CultureInfo.InvariantCulture) ?? "-")) + " ms.";
             var failed = waits.FirstOrDefault(w => w.Status != EchoRoundTripStatus.Success);
             if (failed != null)
                 throw new EchoFailure(failed.Status, $"Client {failed.Client}: {failed.Message} {result.Message}");
