@@ -73,7 +73,8 @@ namespace EchoPS.Client
                 wait.Address = connection.Address.ToString();
                 socket.ReceiveTimeout = socket.SendTimeout = TimeoutMs(_options.Timeout + QueuedWaitAllowance());
 
-                int offset = pattern.OffsetAt((wait.Client - 1) * 7919L);
+                // Pseudo-random messages differ per client, so one client's echo cannot pass for another's; a payload is sent as given.
+                int offset = _options.Payload != null ? 0 : pattern.OffsetAt((wait.Client - 1L) * _options.MessageSize);
                 socket.Send(pattern.Bytes, offset, size, SocketFlags.None);
                 while (received < size)
                 {
