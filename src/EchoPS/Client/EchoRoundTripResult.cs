@@ -105,7 +105,7 @@ namespace EchoPS.Client
         /// <summary>Verified bytes read back per second, in MiB (throughput mode).</summary>
         public double? ThroughputMiBps { get; internal set; }
 
-        /// <summary>The whole run, from the first connect to the close.</summary>
+        /// <summary>The whole run, from name resolution to the close.</summary>
         public double DurationMs { get; internal set; }
 
         /// <summary>Whether TCP_NODELAY was set.</summary>
