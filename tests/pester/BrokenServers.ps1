@@ -3,7 +3,7 @@
     Small misbehaving echo servers for the client tests, run on threads inside the test process.
 .DESCRIPTION
     New-BrokenEchoServer -Behaviour FlipByte|DropTail|CloseEarly|Silent|Reset -Offset N starts one on 127.0.0.1 and a
-    free port ($server.Port); $server.Dispose() stops it and closes its clients. Each client gets its own thread, so a
+    free port ($server.Port); $server.Accepted counts its clients; $server.Dispose() stops it and closes them. Each client gets its own thread, so a
     silent server stalls only its own client. The offset is a position in the client's byte stream:
       FlipByte    echoes everything, with the byte at Offset inverted.
       DropTail    echoes the bytes before Offset and swallows the rest, keeping the connection open.
@@ -39,7 +39,10 @@ namespace EchoPSTest
             new Thread(AcceptLoop) { IsBackground = true }.Start();
         }
 
+        private int _accepted;
+
         public int Port { get; private set; }
+        public int Accepted { get { return Volatile.Read(ref _accepted); } }
         public string Behaviour { get { return _behaviour; } }
 
         public void Dispose()
@@ -60,6 +63,7 @@ namespace EchoPSTest
                 {
                     var client = _listener.Accept();
                     lock (_clients) _clients.Add(client);
+                    Interlocked.Increment(ref _accepted);
                     new Thread(() => Serve(client)) { IsBackground = true }.Start();
                 }
             }

@@ -138,7 +138,7 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
         $r.Clients.Status | Should -Not -Contain 'Failed'
         # Whoever was accepted first is answered at once; the others queue behind one hold each.
         $waits = $r.Clients.WaitMs | Sort-Object
-        $waits[0] | Should -BeLessThan ($hold / 2)
+        $waits[0] | Should -BeLessThan ($hold * 0.75)
         $waits[1] | Should -BeGreaterThan ($hold * 0.9)
         $waits[2] | Should -BeGreaterThan ($hold * 1.9)
     }
@@ -174,9 +174,14 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
         try {
             $null = $ps.AddScript("Import-Module '$(Join-Path $PSScriptRoot '../../module/EchoPS.psd1')'; Test-EchoRoundTrip 127.0.0.1 -Port $($silent.Port) -TimeoutSec 60")
             $async = $ps.BeginInvoke()
-            Start-Sleep -Milliseconds 300
+            # Stop only once the client is connected and blocked waiting for its echo.
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            while ($silent.Accepted -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            $silent.Accepted | Should -Be 1
+            Start-Sleep -Milliseconds 100
             (Measure-Seconds { $ps.Stop() }) | Should -BeLessThan 3
             $async.IsCompleted | Should -BeTrue
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
         }
         finally { $ps.Dispose() }
     }
