@@ -87,7 +87,7 @@ namespace EchoPS.Client
                 }
                 tally.Add(size, pattern, offset, readBack, 0, received);
                 if (received < size)
-                    throw new EchoFailure(EchoRoundTripStatus.ClosedEarly, $"the server closed the connection after echoing {received} of {size} bytes.");
+                    throw new EchoFailure(EchoRoundTripStatus.ClosedEarly, $"The server closed the connection after echoing {received} of {size} bytes.");
                 if (tally.Mismatches > 0)
                     throw new EchoFailure(EchoRoundTripStatus.Mismatch, $"{tally.Mismatches} of {size} bytes came back different.");
                 Pause(_options.Hold);
@@ -100,7 +100,7 @@ namespace EchoPS.Client
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                var failure = IoFailure(ex, received, size, $"client {wait.Client}'s message");
+                var failure = IoFailure(ex, received, size, "its message");
                 wait.Status = (failure as EchoFailure)?.Status ?? EchoRoundTripStatus.Failed;
                 wait.Message = failure.Message;
             }
