@@ -5,9 +5,14 @@ $script:IoTimeoutMs = 5000
 
 function New-TestClient {
     # A connected TcpClient whose every read and write gives up after $IoTimeoutMs.
-    param([Parameter(Mandatory)] [int] $Port, [string] $Address = '127.0.0.1')
-    $family = ([ipaddress]$Address).AddressFamily
-    $client = [System.Net.Sockets.TcpClient]::new($family)
+    param([Parameter(Mandatory)] [int] $Port, [string] $Address = '127.0.0.1', [string] $LocalAddress)
+    $client = if ($LocalAddress) {
+        # A chosen source address, e.g. 127.0.0.2, to test the allowlist from "another host" on loopback.
+        [System.Net.Sockets.TcpClient]::new([System.Net.IPEndPoint]::new([ipaddress]$LocalAddress, 0))
+    }
+    else {
+        [System.Net.Sockets.TcpClient]::new(([ipaddress]$Address).AddressFamily)
+    }
     $client.ReceiveTimeout = $script:IoTimeoutMs
     $client.SendTimeout = $script:IoTimeoutMs
     $client.NoDelay = $true
@@ -35,6 +40,23 @@ function Invoke-Echo {
     $stream = $Client.GetStream()
     $stream.Write($Bytes, 0, $Bytes.Length)
     Read-Exactly -Stream $stream -Count $Bytes.Length
+}
+
+function Get-ReplyLength {
+    # Sends $Bytes and counts what comes back until EOF or a reset: 0 for a client that was turned away.
+    param([Parameter(Mandatory)] [System.Net.Sockets.TcpClient] $Client, [Parameter(Mandatory)] [AllowEmptyCollection()] [byte[]] $Bytes)
+    $stream = $Client.GetStream()
+    $total = 0
+    try {
+        $stream.Write($Bytes, 0, $Bytes.Length)
+        $buffer = [byte[]]::new(64KB)
+        while (($n = $stream.Read($buffer, 0, $buffer.Length)) -gt 0) { $total += $n }
+    }
+    catch [System.IO.IOException] {
+        # A reset ends the reply like EOF does; a receive timeout here would mean the server never answered.
+        if ($_.Exception.InnerException.SocketErrorCode -eq 'TimedOut') { throw }
+    }
+    $total
 }
 
 function Test-DataArrives {
