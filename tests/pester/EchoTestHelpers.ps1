@@ -104,8 +104,9 @@ function Stop-AllTestServers {
 }
 
 function Get-ProcessResourceCount {
-    # Open descriptors (handles) and threads of this process, after a collection so finalizable sockets are gone.
+    # Open descriptors (handles), threads and managed heap of this process, after a full collection: the heap
+    # grows with uncollected garbage otherwise, which says nothing about leaks.
     [GC]::Collect(); [GC]::WaitForPendingFinalizers(); [GC]::Collect()
     $process = Get-Process -Id $PID
-    [pscustomobject]@{ Handles = $process.HandleCount; Threads = $process.Threads.Count }
+    [pscustomobject]@{ Handles = $process.HandleCount; Threads = $process.Threads.Count; ManagedBytes = [GC]::GetTotalMemory($true) }
 }

@@ -39,7 +39,7 @@ Describe 'Safe defaults' {
         $job = Start-BlockingEchoServer -Address 0.0.0.0 -Port 0 -AsJob -WarningVariable warnings -WarningAction SilentlyContinue
         $job | Remove-Job -Force
         $warnings | Should -HaveCount 1
-        "$($warnings[0])" | Should -BeLike '*0.0.0.0:0*every network*-AllowList*'
+        "$($warnings[0])" | Should -BeLike "*0.0.0.0:$($job.Port)*every network*-AllowList*"
 
         $job = Start-BlockingEchoServer -Address 0.0.0.0 -Port 0 -AllowList 127.0.0.1 -AsJob -WarningVariable quiet
         $job | Remove-Job -Force

@@ -124,22 +124,24 @@ Describe 'One client at a time' {
         $job.State | Should -Be 'Running'
     }
 
-    It 'handles 1,000 sequential connections without growing handles or threads' {
+    It 'handles 10,000 sequential connections without growing handles, threads or memory' {
         $echo = {
             $c = New-TestClient -Port $port
             try { $null = Invoke-Echo -Client $c -Bytes ([byte[]](1)) } finally { $c.Dispose() }
         }
-        1..50 | ForEach-Object $echo
+        1..100 | ForEach-Object $echo
         $null = Receive-Job $job
         $before = Get-ProcessResourceCount
         $served = (Get-BlockingEchoServer -Port $port).ClientsServed
-        for ($i = 0; $i -lt 1000; $i++) { & $echo }
-        Wait-Until { (Get-BlockingEchoServer -Port $port).ClientsServed -ge $served + 1000 } | Should -BeTrue
+        for ($i = 0; $i -lt 10000; $i++) { & $echo }
+        Wait-Until { (Get-BlockingEchoServer -Port $port).ClientsServed -ge $served + 10000 } | Should -BeTrue
         $null = Receive-Job $job
         $after = Get-ProcessResourceCount
-        Write-Host "    handles $($before.Handles) -> $($after.Handles), threads $($before.Threads) -> $($after.Threads)"
+        Write-Host ("    handles {0} -> {1}, threads {2} -> {3}, managed heap {4:N1} -> {5:N1} MiB" -f $before.Handles,
+            $after.Handles, $before.Threads, $after.Threads, ($before.ManagedBytes / 1MB), ($after.ManagedBytes / 1MB))
         $after.Handles | Should -BeLessOrEqual ($before.Handles + 10)
         $after.Threads | Should -BeLessOrEqual ($before.Threads + 3)
+        $after.ManagedBytes | Should -BeLessOrEqual ($before.ManagedBytes + 8MB)
     }
 }
 

@@ -137,10 +137,6 @@ namespace EchoPS.Commands
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
-            if (!IPAddress.IsLoopback(address) && allowList.Count == 0)
-                WriteWarning($"The server on {target} is reachable from {(address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) ? "every network this machine is on" : "the network of " + address)}, " +
-                    "and with no -AllowList anyone who reaches it can use it (an echo service is easy to abuse). " +
-                    "Restrict it with -AllowList (for example -AllowList 192.168.1.0/24), or bind 127.0.0.1.");
             WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}; {options.DescribeLimits()}.");
             if (AsJob)
                 StartJob(options);
@@ -153,6 +149,19 @@ namespace EchoPS.Commands
         {
             // Ctrl+C: closing the sockets wakes the server thread wherever it is blocked.
             _server?.RequestStop();
+        }
+
+        private void WarnIfExposed(BlockingEchoServer server)
+        {
+            var address = server.Address;
+            if (IPAddress.IsLoopback(address) || server.Options.AllowList.Count > 0)
+                return;
+            var reach = address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
+                ? "every network this machine is on"
+                : "the network of " + address;
+            WriteWarning($"The server on {server.LocalEndPoint} is reachable from {reach}, and with no -AllowList anyone who " +
+                "reaches it can use it (an echo service is easy to abuse). Restrict it with -AllowList (for example " +
+                "-AllowList 192.168.1.0/24), or bind 127.0.0.1.");
         }
 
         private void StartJob(EchoServerOptions options)
@@ -170,6 +179,7 @@ namespace EchoPS.Commands
             }
             EchoServerRegistry.Add(job.Server);
             JobRepository.Add(job);
+            WarnIfExposed(job.Server);
             WriteVerbose($"Server {job.ServerId} listening on {job.Server.LocalEndPoint} as job {job.Id}.");
             WriteObject(job);
         }
@@ -190,6 +200,7 @@ namespace EchoPS.Commands
                     return;
                 }
                 EchoServerRegistry.Add(_server);
+                WarnIfExposed(_server);
                 try
                 {
                     WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C or Stop-BlockingEchoServer stops it.");
