@@ -166,7 +166,7 @@ namespace EchoPS.Commands
 
         private void StartJob(EchoServerOptions options)
         {
-            var job = new EchoServerJob(MyInvocation.Line, $"EchoServer{options.Port}");
+            var job = new EchoServerJob(MyInvocation.Line);
             try
             {
                 job.Start(options);
