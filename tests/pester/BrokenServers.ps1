@@ -139,16 +139,6 @@ function New-BrokenEchoServer {
     [EchoPSTest.BrokenEchoServer]::new($Behaviour, $Offset)
 }
 
-function Get-FreeTcpPort {
-    # Bind port 0, read the port the system chose, release it: nothing listens there afterwards.
-    $socket = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
-    try {
-        $socket.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, 0))
-        $socket.LocalEndPoint.Port
-    }
-    finally { $socket.Dispose() }
-}
-
 function New-FullBacklogListener {
     # A listener that never accepts, its accept queue already full: the kernel drops further SYNs, so a connect
     # gets no answer at all, as behind a firewall that drops packets.

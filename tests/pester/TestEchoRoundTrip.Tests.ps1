@@ -1,8 +1,9 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../../module/EchoPS.psd1') -Force
+    . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
     . (Join-Path $PSScriptRoot 'BrokenServers.ps1')
+    Import-Module $ModuleManifest -Force
 
     $script:server = Start-BlockingEchoServer -Port 0 -AsJob
     $script:port = $script:server.Port
@@ -17,9 +18,7 @@ BeforeAll {
 }
 
 AfterAll {
-    foreach ($job in @($script:server, $script:anyServer, $script:v6Server)) {
-        if ($job) { $job | Stop-Job; $job | Remove-Job -Force }
-    }
+    Stop-AllTestServers
     foreach ($b in $script:broken.Values) { $b.Dispose() }
 }
 
@@ -92,7 +91,7 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
 
     It 'returns only $true or $false with -Quiet, and writes no error' {
         Test-EchoRoundTrip 127.0.0.1 -Port $port -Quiet | Should -BeExactly $true
-        $answer = Test-EchoRoundTrip 127.0.0.1 -Port (Get-FreeTcpPort) -Quiet -ErrorVariable errors
+        $answer = Test-EchoRoundTrip 127.0.0.1 -Port (Get-FreePort) -Quiet -ErrorVariable errors
         $answer | Should -BeExactly $false
         $errors | Should -BeNullOrEmpty
     }
@@ -172,12 +171,10 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
         $silent = $script:broken.StopTest = New-BrokenEchoServer -Behaviour Silent
         $ps = [PowerShell]::Create()
         try {
-            $null = $ps.AddScript("Import-Module '$(Join-Path $PSScriptRoot '../../module/EchoPS.psd1')'; Test-EchoRoundTrip 127.0.0.1 -Port $($silent.Port) -TimeoutSec 60")
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Test-EchoRoundTrip 127.0.0.1 -Port $($silent.Port) -TimeoutSec 60")
             $async = $ps.BeginInvoke()
             # Stop only once the client is connected and blocked waiting for its echo.
-            $deadline = [DateTime]::UtcNow.AddSeconds(15)
-            while ($silent.Accepted -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
-            $silent.Accepted | Should -Be 1
+            Wait-Until { $silent.Accepted -ge 1 } -TimeoutMs 15000 | Should -BeTrue
             Start-Sleep -Milliseconds 100
             (Measure-Seconds { $ps.Stop() }) | Should -BeLessThan 3
             $async.IsCompleted | Should -BeTrue
@@ -254,7 +251,7 @@ Describe 'Test-EchoRoundTrip against broken servers' {
     }
 
     It 'reports a port with nothing listening as Refused, with a stable error id' {
-        $free = Get-FreeTcpPort
+        $free = Get-FreePort
         $r = Test-EchoRoundTrip 127.0.0.1 -Port $free -ErrorVariable errors -ErrorAction SilentlyContinue
         $r.Status | Should -Be 'Refused'
         $r.Message | Should -Match "127\.0\.0\.1:$free"
