@@ -102,7 +102,7 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
         $viaGet.Status | Should -Be 'Success'
         $viaGet.Port | Should -Be $port
 
-        $script:anyServer = Start-BlockingEchoServer -Address 0.0.0.0 -Port 0 -AsJob
+        $script:anyServer = Start-BlockingEchoServer -Address 0.0.0.0 -Port 0 -AllowList 127.0.0.1 -AsJob
         $viaAny = $anyServer | Test-EchoRoundTrip -Count 1
         $viaAny.Status | Should -Be 'Success'
         $viaAny.Address | Should -Be '127.0.0.1'
