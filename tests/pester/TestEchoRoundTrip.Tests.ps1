@@ -108,6 +108,16 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
         $viaAny.Address | Should -Be '127.0.0.1'
     }
 
+    It 'reports a server that turns the client away (allowlist) as ClosedEarly' {
+        $closed = Start-BlockingEchoServer -Port 0 -AllowList 10.0.0.0/8 -AsJob
+        try {
+            $r = Test-EchoRoundTrip 127.0.0.1 -Port $closed.Port -ErrorAction SilentlyContinue
+            $r.Status | Should -Be 'ClosedEarly'
+            $r.BytesReceived | Should -Be 0
+        }
+        finally { $closed | Remove-Job -Force }
+    }
+
     It 'expects every byte back, then end of stream, after -HalfClose' {
         $r = Test-EchoRoundTrip 127.0.0.1 -Port $port -HalfClose -Size 1000 -Count 3
         $r.Status | Should -Be 'Success'
