@@ -40,10 +40,12 @@ namespace EchoPS.Client
 
             foreach (var tally in tallies)
                 tally.AddTo(result);
-            result.Clients = waits;
+            // Served order reads best: against a one-at-a-time server the waits form a staircase of hold times.
+            result.Clients = waits.OrderBy(w => w.WaitMs ?? double.MaxValue).ToArray();
+            result.RoundTrips = waits.Count(w => w.Status == EchoRoundTripStatus.Success);
             result.Address = waits.Select(w => w.Address).FirstOrDefault(a => a != null) ?? addresses[0].ToString();
-            result.Message = $"{clients} clients; waits for the first echoed byte: "
-                + string.Join(", ", waits.Select(w => w.WaitMs?.ToString("0.0", CultureInfo.InvariantCulture) ?? "-")) + " ms.";
+            result.Message = $"{clients} clients, waits "
+                + string.Join(", ", result.Clients.Select(w => w.WaitMs?.ToString("0.0", CultureInfo.InvariantCulture) ?? "-")) + " ms.";
             var failed = waits.FirstOrDefault(w => w.Status != EchoRoundTripStatus.Success);
             if (failed != null)
                 throw new EchoFailure(failed.Status, $"Client {failed.Client}: {failed.Message} {result.Message}");
@@ -71,7 +73,8 @@ namespace EchoPS.Client
                 wait.Address = connection.Address.ToString();
                 socket.ReceiveTimeout = socket.SendTimeout = TimeoutMs(_options.Timeout + QueuedWaitAllowance());
 
-                int offset = pattern.OffsetAt((wait.Client - 1) * 7919L);
+                // Pseudo-random messages differ per client, so one client's echo cannot pass for another's; a payload is sent as given.
+                int offset = _options.Payload != null ? 0 : pattern.OffsetAt((wait.Client - 1L) * _options.MessageSize);
                 socket.Send(pattern.Bytes, offset, size, SocketFlags.None);
                 while (received < size)
                 {
@@ -84,7 +87,7 @@ namespace EchoPS.Client
                 }
                 tally.Add(size, pattern, offset, readBack, 0, received);
                 if (received < size)
-                    throw new EchoFailure(EchoRoundTripStatus.ClosedEarly, $"the server closed the connection after echoing {received} of {size} bytes.");
+                    throw new EchoFailure(EchoRoundTripStatus.ClosedEarly, $"The server closed the connection after echoing {received} of {size} bytes.");
                 if (tally.Mismatches > 0)
                     throw new EchoFailure(EchoRoundTripStatus.Mismatch, $"{tally.Mismatches} of {size} bytes came back different.");
                 Pause(_options.Hold);
@@ -97,7 +100,7 @@ namespace EchoPS.Client
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                var failure = IoFailure(ex, received, size, $"client {wait.Client}'s message");
+                var failure = IoFailure(ex, received, size, "its message");
                 wait.Status = (failure as EchoFailure)?.Status ?? EchoRoundTripStatus.Failed;
                 wait.Message = failure.Message;
             }

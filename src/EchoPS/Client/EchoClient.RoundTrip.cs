@@ -42,8 +42,7 @@ namespace EchoPS.Client
                 if (tally.Mismatches > 0)
                     throw MismatchFailure(tally);
                 result.Status = EchoRoundTripStatus.Success;
-                result.Message = $"{count} round trips of {size} bytes echoed intact"
-                    + (_options.HalfClose ? ", then end of stream after the half-close." : ".");
+                result.Message = $"{count} x {size} bytes intact" + (_options.HalfClose ? ", end of stream after half-close." : ".");
             }
             finally
             {
@@ -99,7 +98,7 @@ namespace EchoPS.Client
                 if (tally.Mismatches > 0)
                     throw MismatchFailure(tally);
                 result.Status = EchoRoundTripStatus.Success;
-                result.Message = $"{result.Size} bytes echoed intact.";
+                result.Message = $"{result.Size} bytes intact.";
             }
             catch (EchoFailure failure)
             {

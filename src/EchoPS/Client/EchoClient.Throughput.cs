@@ -51,9 +51,9 @@ namespace EchoPS.Client
             if (tally.Mismatches > 0)
                 throw MismatchFailure(tally);
             result.Status = EchoRoundTripStatus.Success;
-            result.Message = string.Format(CultureInfo.InvariantCulture, "{0:0.0} MiB streamed and verified in {1:0.000} s{2}.",
+            result.Message = string.Format(CultureInfo.InvariantCulture, "{0:0.0} MiB verified in {1:0.000} s{2}.",
                 tally.Received / MiB, LatencyStats.ToMs(end - start) / 1000,
-                _options.HalfClose ? ", then end of stream after the half-close" : "");
+                _options.HalfClose ? ", end of stream after half-close" : "");
         }
 
         private void ReadAndVerify(Socket socket, StreamWriter writer, RepeatingPattern pattern, byte[] readBack, Tally tally,

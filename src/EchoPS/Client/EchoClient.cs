@@ -422,6 +422,8 @@ namespace EchoPS.Client
                     return $"Connection to {endPoint} refused: nothing listens on port {endPoint.Port}.";
                 case EchoRoundTripStatus.Unreachable:
                     return $"Cannot reach {endPoint}: {Describe(ex)}.";
+                case EchoRoundTripStatus.TimedOut: // the system's own connect timeout, when shorter than ours
+                    return $"Connect to {endPoint} timed out.";
                 default:
                     return $"Connect to {endPoint} failed: {Describe(ex)}.";
             }

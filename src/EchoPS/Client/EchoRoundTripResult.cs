@@ -63,7 +63,7 @@ namespace EchoPS.Client
         /// <summary>Bytes per message (per write in throughput mode).</summary>
         public int Size { get; internal set; }
 
-        /// <summary>Timed round trips completed (the warm-up round trip is not counted).</summary>
+        /// <summary>Timed round trips completed (the warm-up is not counted); in concurrency mode, the clients that succeeded.</summary>
         public int RoundTrips { get; internal set; }
 
         /// <summary>Bytes written on the connection(s), warm-up included.</summary>
@@ -105,7 +105,7 @@ namespace EchoPS.Client
         /// <summary>Verified bytes read back per second, in MiB (throughput mode).</summary>
         public double? ThroughputMiBps { get; internal set; }
 
-        /// <summary>The whole run, from the first connect to the close.</summary>
+        /// <summary>The whole run, from name resolution to the close.</summary>
         public double DurationMs { get; internal set; }
 
         /// <summary>Whether TCP_NODELAY was set.</summary>
@@ -114,7 +114,7 @@ namespace EchoPS.Client
         /// <summary>The client's endpoint of the connection.</summary>
         public string LocalEndPoint { get; internal set; }
 
-        /// <summary>Each client of a concurrency run, in client order; null in other modes.</summary>
+        /// <summary>Each client of a concurrency run, in the order they were answered (shortest wait first); null in other modes.</summary>
         public EchoClientWait[] Clients { get; internal set; }
 
         /// <inheritdoc />

@@ -51,7 +51,10 @@ namespace EchoPS.Commands
         /// </summary>
         internal static ErrorRecord RoundTripFailed(EchoRoundTripResult result)
         {
-            var message = $"{result.TargetName} port {result.Port}: {result.Message}";
+            // Connect and resolve failures already name where they went; read failures and mismatches get the target.
+            bool named = (!string.IsNullOrEmpty(result.Address) && result.Message.Contains(result.Address))
+                || result.Message.Contains($"'{result.TargetName}'");
+            var message = named ? result.Message : $"{result.TargetName} port {result.Port}: {result.Message}";
             Exception exception;
             ErrorCategory category;
             switch (result.Status)
