@@ -21,8 +21,8 @@ param(
     [ValidateRange(0, 65535)]
     [int] $Port = 8080,
 
-    # Test: run only the test files whose names match this wildcard.
-    [string] $TestName = '*',
+    # Test: run only tests/pester/<TestName>.Tests.ps1 (a wildcard is allowed); all of them by default.
+    [string] $TestName = '',
 
     # Bench: a short smoke run instead of the full measurement.
     [switch] $Quick
@@ -41,7 +41,7 @@ $Pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 
 function Invoke-Native {
     param([Parameter(Mandatory)] [scriptblock] $Command, [Parameter(Mandatory)] [string] $What)
-    & $Command
+    & $Command | Out-Host
     if ($LASTEXITCODE -ne 0) { throw "$What failed with exit code $LASTEXITCODE." }
 }
 
@@ -70,7 +70,9 @@ function Invoke-Test {
     $pester = Get-PesterModulePath
     # A fresh pwsh: a binary module loaded in this one could not be replaced by a rebuild.
     $runner = Join-Path $RepoRoot 'build/Invoke-Pester.ps1'
-    & $Pwsh -NoProfile -NonInteractive -File $runner -PesterPath $pester -TestRoot (Join-Path $RepoRoot 'tests/pester') -TestName $TestName
+    # The filter travels in the environment: pwsh on Unix would expand a bare '*' argument into file names.
+    $env:ECHOPS_TEST_NAME = $TestName
+    & $Pwsh -NoProfile -NonInteractive -File $runner -PesterPath $pester -TestRoot (Join-Path $RepoRoot 'tests/pester')
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 

@@ -6,8 +6,10 @@
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
     [Parameter(Mandatory)] [string] $TestRoot,
-    [string] $TestName = '*'
+    # Which tests/pester/<TestName>.Tests.ps1 files to run; all by default.
+    [string] $TestName = $env:ECHOPS_TEST_NAME
 )
+if (-not $TestName) { $TestName = '*' }
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'

@@ -1,8 +1,10 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
 using EchoPS.Jobs;
+using EchoPS.LockDown;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -19,6 +21,7 @@ namespace EchoPS.Commands
         private const string JobSet = "AsJob";
         private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(250);
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+        private const int MaxTimeoutSec = 86400;
 
         private BlockingEchoServer _server;
 
@@ -47,6 +50,46 @@ namespace EchoPS.Commands
         [Parameter]
         public SwitchParameter NoDelay { get; set; } = true;
 
+        /// <summary>Addresses and CIDR ranges (IPv4 and IPv6) allowed to connect; others are rejected before any echo.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public string[] AllowList { get; set; }
+
+        /// <summary>Seconds a client may send nothing before it is cut off (default 60; 0 = never).</summary>
+        [Parameter]
+        [ValidateRange(0, MaxTimeoutSec)]
+        public int IdleTimeoutSec { get; set; } = (int)EchoServerOptions.DefaultIdleTimeout.TotalSeconds;
+
+        /// <summary>Seconds one write of the echo may block on a client that does not read (default 10; 0 = forever).</summary>
+        [Parameter]
+        [ValidateRange(0, MaxTimeoutSec)]
+        public int SendTimeoutSec { get; set; } = (int)EchoServerOptions.DefaultSendTimeout.TotalSeconds;
+
+        /// <summary>Bytes one connection may send; it is cut off once they are echoed (default 0 = unlimited).</summary>
+        [Parameter]
+        [ValidateRange(0, long.MaxValue)]
+        public long MaxBytesPerConnection { get; set; }
+
+        /// <summary>Seconds one connection may last (default 0 = unlimited).</summary>
+        [Parameter]
+        [ValidateRange(0, MaxTimeoutSec)]
+        public int MaxSessionSec { get; set; }
+
+        /// <summary>Connections admitted per source address in any minute; more are rejected (default 0 = unlimited).</summary>
+        [Parameter]
+        [ValidateRange(0, int.MaxValue)]
+        public int MaxConnectionsPerMinute { get; set; }
+
+        /// <summary>Connections admitted from all sources together in any minute (default 0 = unlimited).</summary>
+        [Parameter]
+        [ValidateRange(0, int.MaxValue)]
+        public int MaxTotalConnectionsPerMinute { get; set; }
+
+        /// <summary>Echo rate of one connection in bytes per second (default 0 = unlimited).</summary>
+        [Parameter]
+        [ValidateRange(0, long.MaxValue)]
+        public long MaxBytesPerSecond { get; set; }
+
         /// <summary>Runs the server in the background and returns a job at once.</summary>
         [Parameter(Mandatory = true, ParameterSetName = JobSet)]
         public SwitchParameter AsJob { get; set; }
@@ -61,6 +104,20 @@ namespace EchoPS.Commands
                 return;
             }
 
+            var allowList = new List<AddressRange>();
+            foreach (var entry in AllowList ?? Array.Empty<string>())
+            {
+                try
+                {
+                    allowList.Add(AddressRange.Parse(entry));
+                }
+                catch (FormatException ex)
+                {
+                    ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidAllowList", $"-AllowList: {ex.Message}", entry));
+                    return;
+                }
+            }
+
             var options = new EchoServerOptions
             {
                 Address = address,
@@ -68,12 +125,20 @@ namespace EchoPS.Commands
                 Backlog = Backlog,
                 BufferSize = BufferSize,
                 NoDelay = NoDelay.IsPresent,
+                AllowList = allowList,
+                IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSec),
+                SendTimeout = TimeSpan.FromSeconds(SendTimeoutSec),
+                MaxBytesPerConnection = MaxBytesPerConnection,
+                MaxSessionDuration = TimeSpan.FromSeconds(MaxSessionSec),
+                MaxConnectionsPerMinute = MaxConnectionsPerMinute,
+                MaxTotalConnectionsPerMinute = MaxTotalConnectionsPerMinute,
+                MaxBytesPerSecond = MaxBytesPerSecond,
             };
             var target = new IPEndPoint(address, Port).ToString();
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
-            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}; {options.DescribeLimits()}.");
             if (AsJob)
                 StartJob(options);
             else
@@ -87,9 +152,22 @@ namespace EchoPS.Commands
             _server?.RequestStop();
         }
 
+        private void WarnIfExposed(BlockingEchoServer server)
+        {
+            var address = server.Address;
+            if (IPAddress.IsLoopback(address) || server.Options.AllowList.Count > 0)
+                return;
+            var reach = address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
+                ? "every network this machine is on"
+                : "the network of " + address;
+            WriteWarning($"The server on {server.LocalEndPoint} is reachable from {reach}, and with no -AllowList anyone who " +
+                "reaches it can use it (an echo service is easy to abuse). Restrict it with -AllowList (for example " +
+                "-AllowList 192.168.1.0/24), or bind 127.0.0.1.");
+        }
+
         private void StartJob(EchoServerOptions options)
         {
-            var job = new EchoServerJob(MyInvocation.Line, $"EchoServer{options.Port}");
+            var job = new EchoServerJob(MyInvocation.Line);
             try
             {
                 job.Start(options);
@@ -102,6 +180,7 @@ namespace EchoPS.Commands
             }
             EchoServerRegistry.Add(job.Server);
             JobRepository.Add(job);
+            WarnIfExposed(job.Server);
             WriteVerbose($"Server {job.ServerId} listening on {job.Server.LocalEndPoint} as job {job.Id}.");
             WriteObject(job);
         }
@@ -122,6 +201,7 @@ namespace EchoPS.Commands
                     return;
                 }
                 EchoServerRegistry.Add(_server);
+                WarnIfExposed(_server);
                 try
                 {
                     WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C or Stop-BlockingEchoServer stops it.");

@@ -15,7 +15,7 @@ namespace EchoPS.Jobs
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
         private BlockingEchoServer _server;
 
-        internal EchoServerJob(string command, string name) : base(command, name)
+        internal EchoServerJob(string command) : base(command)
         {
             PSJobTypeName = "EchoServerJob";
         }
@@ -49,6 +49,8 @@ namespace EchoPS.Jobs
             try
             {
                 _server.Start();
+                // Named after the bound port, which is only known now when port 0 was asked for.
+                Name = $"EchoServer{_server.Port}";
             }
             catch
             {

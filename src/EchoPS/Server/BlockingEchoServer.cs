@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading;
+using EchoPS.LockDown;
 
 namespace EchoPS.Server
 {
@@ -36,6 +37,8 @@ namespace EchoPS.Server
         private readonly byte[] _buffer;
         private readonly object _socketGate = new object();
         private readonly ManualResetEvent _finished = new ManualResetEvent(false);
+        private readonly ManualResetEvent _stopSignal = new ManualResetEvent(false);
+        private readonly ConnectionRateLimiter _rateLimiter;
         private readonly Stopwatch _uptime = new Stopwatch();
         private Socket _listener;
         private Socket _client;
@@ -56,6 +59,7 @@ namespace EchoPS.Server
             _options.Validate();
             _onEvent = onEvent ?? throw new ArgumentNullException(nameof(onEvent));
             _buffer = new byte[options.BufferSize];
+            _rateLimiter = new ConnectionRateLimiter(options.MaxConnectionsPerMinute, options.MaxTotalConnectionsPerMinute);
             Id = Interlocked.Increment(ref s_lastId);
         }
 
@@ -109,7 +113,7 @@ namespace EchoPS.Server
             StartTime = DateTimeOffset.Now;
             _uptime.Start();
             Raise(EchoServerEvent.Listening(Id, LocalEndPoint,
-                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}"));
+                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}"));
 
             _thread = new Thread(Run) { IsBackground = true, Name = $"EchoPS server {Id}" };
             _thread.Start();
@@ -130,6 +134,7 @@ namespace EchoPS.Server
         public void RequestStop()
         {
             _stopRequested = true;
+            _stopSignal.Set();
             lock (_socketGate)
             {
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
@@ -228,6 +233,8 @@ namespace EchoPS.Server
         private void Serve(Socket client)
         {
             var remote = Normalize(client.RemoteEndPoint as IPEndPoint);
+            if (!Admit(client, remote))
+                return;
             lock (_socketGate)
             {
                 if (_stopRequested)
@@ -241,18 +248,19 @@ namespace EchoPS.Server
             Volatile.Write(ref _currentClient, remote);
             Raise(EchoServerEvent.Connected(Id, LocalEndPoint, remote));
 
-            var connectedFor = Stopwatch.StartNew();
-            var session = new ClientSession();
+            var session = new ClientSession(Stopwatch.GetTimestamp());
             DisconnectReason reason;
             string message = null;
             try
             {
                 client.NoDelay = _options.NoDelay;
+                client.ReceiveTimeout = Milliseconds(_options.IdleTimeout);
+                client.SendTimeout = Milliseconds(_options.SendTimeout);
                 reason = Echo(client, session);
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                reason = Classify(ex, session.Phase, out message);
+                reason = Classify(ex, session, out message);
             }
             finally
             {
@@ -268,51 +276,135 @@ namespace EchoPS.Server
 
             Interlocked.Increment(ref _clientsServed);
             Raise(EchoServerEvent.Disconnected(Id, LocalEndPoint, remote, session.Received, session.Echoed,
-                connectedFor.Elapsed, reason, message));
+                session.Elapsed(Stopwatch.GetTimestamp()), reason, message ?? Describe(reason)));
         }
 
-        /// <summary>The blocking loop itself: read a chunk, write all of it back, until end of stream.</summary>
+        /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
+        private bool Admit(Socket client, IPEndPoint remote)
+        {
+            string refusal = null;
+            var reason = DisconnectReason.NotAllowed;
+            if (!IsAllowed(remote.Address))
+                refusal = $"{remote.Address} is not in the allowlist";
+            else if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(remote.Address, DateTime.UtcNow, out refusal))
+                reason = DisconnectReason.RateLimited;
+            if (refusal == null)
+                return true;
+
+            CloseQuietly(client);
+            Raise(EchoServerEvent.Rejected(Id, LocalEndPoint, remote, reason, refusal));
+            return false;
+        }
+
+        private bool IsAllowed(IPAddress address)
+        {
+            if (_options.AllowList.Count == 0)
+                return true;
+            foreach (var range in _options.AllowList)
+            {
+                if (range.Contains(address))
+                    return true;
+            }
+            return false;
+        }
+
+        /// <summary>
+        /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
+        /// default path (no caps, no throttle) is exactly one receive and one send per chunk: no other syscalls.
+        /// </summary>
         private DisconnectReason Echo(Socket client, ClientSession session)
         {
+            var cap = _options.MaxBytesPerConnection;
+            var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
+            var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
+            int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
             while (true)
             {
+                int want = cap > 0 ? (int)Math.Min(chunk, cap - session.Received) : chunk;
                 session.Phase = IoPhase.Receive;
-                int read = client.Receive(_buffer, 0, _buffer.Length, SocketFlags.None);
+                if (sessionLimited && !ShortenTimeout(client, SocketOptionName.ReceiveTimeout, _options.IdleTimeout, session))
+                    return DisconnectReason.SessionLimit;
+                int read = client.Receive(_buffer, 0, want, SocketFlags.None);
                 if (read == 0)
-                    return DisconnectReason.ClientClosed;
+                    return _stopRequested ? DisconnectReason.ServerStopping : DisconnectReason.ClientClosed;
                 session.Received += read;
                 Interlocked.Add(ref _bytesReceived, read);
+
+                if (throttle != null && _stopSignal.WaitOne(throttle.Take(read, DateTime.UtcNow)))
+                    return DisconnectReason.ServerStopping;
 
                 session.Phase = IoPhase.Send;
                 int sent = 0;
                 while (sent < read)
                 {
+                    if (sessionLimited && !ShortenTimeout(client, SocketOptionName.SendTimeout, _options.SendTimeout, session))
+                        return DisconnectReason.SessionLimit;
+                    session.SendStarted = Stopwatch.GetTimestamp();
                     // Send may write less than asked: finish the chunk before reading more.
                     int n = client.Send(_buffer, sent, read - sent, SocketFlags.None);
                     sent += n;
                     session.Echoed += n;
                     Interlocked.Add(ref _bytesEchoed, n);
                 }
+
+                if (cap > 0 && session.Received >= cap)
+                    return DisconnectReason.ByteLimit;
             }
         }
 
-        private DisconnectReason Classify(Exception ex, IoPhase phase, out string message)
+        /// <summary>
+        /// With a session cap, a blocking call may wait only until the session's end: the socket timeout becomes
+        /// the smaller of its own timeout and the time left. Returns false when no time is left.
+        /// </summary>
+        private bool ShortenTimeout(Socket client, SocketOptionName option, TimeSpan ownTimeout, ClientSession session)
         {
+            var left = _options.MaxSessionDuration - session.Elapsed(Stopwatch.GetTimestamp());
+            if (left <= TimeSpan.Zero)
+                return false;
+            var timeout = ownTimeout == TimeSpan.Zero || left < ownTimeout ? left : ownTimeout;
+            client.SetSocketOption(SocketOptionLevel.Socket, option, Math.Max(1, Milliseconds(timeout)));
+            return true;
+        }
+
+        private DisconnectReason Classify(Exception ex, ClientSession session, out string message)
+        {
+            message = null;
             if (_stopRequested || ex is ObjectDisposedException)
-            {
-                message = null;
                 return DisconnectReason.ServerStopping;
-            }
             var error = ((SocketException)ex).SocketErrorCode;
-            message = $"{error} during {phase.ToString().ToLowerInvariant()}";
+            var now = Stopwatch.GetTimestamp();
             switch (error)
             {
+                case SocketError.TimedOut:
+                case SocketError.WouldBlock:
+                    if (_options.MaxSessionDuration > TimeSpan.Zero && session.Elapsed(now) >= _options.MaxSessionDuration - TimeoutSlack)
+                        return DisconnectReason.SessionLimit;
+                    if (session.Phase == IoPhase.Receive)
+                        return DisconnectReason.IdleTimeout;
+                    // .NET reports a reset that hits a blocking send as TimedOut (the syscall said ECONNRESET): only a
+                    // send that really waited out its timeout is a send timeout.
+                    if (_options.SendTimeout > TimeSpan.Zero && Elapsed(session.SendStarted, now) >= _options.SendTimeout - TimeoutSlack)
+                        return DisconnectReason.SendTimeout;
+                    return DisconnectReason.ClientReset;
                 case SocketError.ConnectionReset:
                 case SocketError.ConnectionAborted:
                 case SocketError.Shutdown: // EPIPE: the client closed while its echo was still being written
                     return DisconnectReason.ClientReset;
                 default:
+                    message = $"{error} during {session.Phase.ToString().ToLowerInvariant()}";
                     return DisconnectReason.Error;
+            }
+        }
+
+        private string Describe(DisconnectReason reason)
+        {
+            switch (reason)
+            {
+                case DisconnectReason.IdleTimeout: return $"sent nothing for {_options.IdleTimeout.TotalSeconds:0.###} s";
+                case DisconnectReason.SendTimeout: return $"did not read its echo for {_options.SendTimeout.TotalSeconds:0.###} s";
+                case DisconnectReason.ByteLimit: return $"reached the cap of {_options.MaxBytesPerConnection} bytes";
+                case DisconnectReason.SessionLimit: return $"reached the session cap of {_options.MaxSessionDuration.TotalSeconds:0.###} s";
+                default: return null;
             }
         }
 
@@ -351,13 +443,31 @@ namespace EchoPS.Server
             socket.Dispose();
         }
 
+        private static int Milliseconds(TimeSpan timeout) => (int)timeout.TotalMilliseconds;
+
+        private static TimeSpan Elapsed(long fromTimestamp, long toTimestamp) =>
+            TimeSpan.FromSeconds((toTimestamp - fromTimestamp) / (double)Stopwatch.Frequency);
+
+        // Socket timeouts fire a little early or late; a deadline this close counts as reached.
+        private static readonly TimeSpan TimeoutSlack = TimeSpan.FromMilliseconds(50);
+
         private enum IoPhase { Receive, Send }
 
         private sealed class ClientSession
         {
+            private readonly long _started;
+
+            public ClientSession(long started)
+            {
+                _started = started;
+            }
+
             public IoPhase Phase;
+            public long SendStarted;
             public long Received;
             public long Echoed;
+
+            public TimeSpan Elapsed(long now) => BlockingEchoServer.Elapsed(_started, now);
         }
     }
 }

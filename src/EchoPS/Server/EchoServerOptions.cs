@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Net;
+using EchoPS.LockDown;
 
 namespace EchoPS.Server
 {
@@ -19,6 +21,13 @@ namespace EchoPS.Server
         /// <summary>The largest echo buffer: beyond this the socket buffers, not ours, limit a read.</summary>
         public const int MaxBufferSize = 16 * 1024 * 1024;
 
+        /// <summary>The default idle timeout: a silent client cannot hold the only slot for longer.</summary>
+        public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
+        /// <summary>The default send timeout: a client that stops reading its echo is cut off after this.</summary>
+        public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromSeconds(10);
+        /// <summary>The longest timeout a socket accepts here (socket timeouts are whole milliseconds in an int).</summary>
+        public static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
+
         /// <summary>The address to bind: loopback unless told otherwise.</summary>
         public IPAddress Address { get; set; } = IPAddress.Loopback;
 
@@ -34,6 +43,30 @@ namespace EchoPS.Server
         /// <summary>Sets TCP_NODELAY on accepted sockets, so small echoes are not held back by Nagle's algorithm.</summary>
         public bool NoDelay { get; set; } = true;
 
+        /// <summary>Clients allowed to connect; empty allows every address. Others are rejected before any echo.</summary>
+        public IReadOnlyList<AddressRange> AllowList { get; set; } = Array.Empty<AddressRange>();
+
+        /// <summary>How long a client may send nothing before it is cut off; zero never cuts it off.</summary>
+        public TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
+
+        /// <summary>How long one write of the echo may block on a client that does not read; zero waits forever.</summary>
+        public TimeSpan SendTimeout { get; set; } = DefaultSendTimeout;
+
+        /// <summary>Bytes one connection may send before it is cut off (after they are echoed); 0 is unlimited.</summary>
+        public long MaxBytesPerConnection { get; set; }
+
+        /// <summary>How long one connection may last; zero is unlimited.</summary>
+        public TimeSpan MaxSessionDuration { get; set; }
+
+        /// <summary>Connections admitted per source address in any 60 seconds; 0 is unlimited.</summary>
+        public int MaxConnectionsPerMinute { get; set; }
+
+        /// <summary>Connections admitted from all sources together in any 60 seconds; 0 is unlimited.</summary>
+        public int MaxTotalConnectionsPerMinute { get; set; }
+
+        /// <summary>The echo rate of one connection, in bytes per second; 0 is unlimited.</summary>
+        public long MaxBytesPerSecond { get; set; }
+
         /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
         public void Validate()
         {
@@ -42,6 +75,40 @@ namespace EchoPS.Server
             CheckRange(nameof(Port), Port, IPEndPoint.MinPort, IPEndPoint.MaxPort);
             CheckRange(nameof(Backlog), Backlog, 1, MaxBacklog);
             CheckRange(nameof(BufferSize), BufferSize, MinBufferSize, MaxBufferSize);
+            CheckTimeout(nameof(IdleTimeout), IdleTimeout);
+            CheckTimeout(nameof(SendTimeout), SendTimeout);
+            CheckTimeout(nameof(MaxSessionDuration), MaxSessionDuration);
+            CheckRange(nameof(MaxBytesPerConnection), MaxBytesPerConnection, 0, long.MaxValue);
+            CheckRange(nameof(MaxConnectionsPerMinute), MaxConnectionsPerMinute, 0, int.MaxValue);
+            CheckRange(nameof(MaxTotalConnectionsPerMinute), MaxTotalConnectionsPerMinute, 0, int.MaxValue);
+            CheckRange(nameof(MaxBytesPerSecond), MaxBytesPerSecond, 0, long.MaxValue);
+            if (AllowList == null)
+                throw new ArgumentException("AllowList must be a list (empty allows every address).", nameof(AllowList));
+        }
+
+        /// <summary>A one-line summary of the lock-down settings, for the Listening event and -Verbose.</summary>
+        public string DescribeLimits()
+        {
+            var parts = new List<string>
+            {
+                AllowList.Count == 0 ? "allow any address" : "allow " + string.Join(", ", AllowList),
+                "idle timeout " + Seconds(IdleTimeout),
+                "send timeout " + Seconds(SendTimeout),
+            };
+            if (MaxBytesPerConnection > 0) parts.Add($"max {MaxBytesPerConnection} bytes per connection");
+            if (MaxSessionDuration > TimeSpan.Zero) parts.Add("max session " + Seconds(MaxSessionDuration));
+            if (MaxConnectionsPerMinute > 0) parts.Add($"max {MaxConnectionsPerMinute} connections/min per source");
+            if (MaxTotalConnectionsPerMinute > 0) parts.Add($"max {MaxTotalConnectionsPerMinute} connections/min overall");
+            if (MaxBytesPerSecond > 0) parts.Add($"max {MaxBytesPerSecond} bytes/s per connection");
+            return string.Join(", ", parts);
+        }
+
+        private static string Seconds(TimeSpan value) => value == TimeSpan.Zero ? "none" : $"{value.TotalSeconds:0.###} s";
+
+        private static void CheckTimeout(string name, TimeSpan value)
+        {
+            if (value < TimeSpan.Zero || value > MaxTimeout)
+                throw new ArgumentOutOfRangeException(name, value, $"{name} {value} is out of range: allowed is 0 (none) to {MaxTimeout}.");
         }
 
         internal static void CheckRange(string name, long value, long min, long max)

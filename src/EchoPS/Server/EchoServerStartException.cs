@@ -60,7 +60,7 @@ namespace EchoPS.Server
                 case StartFailure.AddressNotAvailable:
                     return $"Cannot listen on {endpoint}: address {address} is not available on this machine. Use one of its addresses, 127.0.0.1, ::1, 0.0.0.0 (all IPv4) or :: (IPv4 and IPv6).";
                 case StartFailure.PermissionDenied:
-                    return $"Cannot listen on {endpoint}: permission denied. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE); use a port from 1024 to 65535.";
+                    return $"Cannot listen on {endpoint}: permission denied for port {port}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE); use a port from 1024 to 65535.";
                 default:
                     return $"Cannot listen on {endpoint}: {inner.SocketErrorCode} ({inner.Message}).";
             }

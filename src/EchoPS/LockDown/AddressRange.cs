@@ -1,0 +1,79 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+
+namespace EchoPS.LockDown
+{
+    /// <summary>An IPv4 or IPv6 CIDR range, such as 10.0.0.0/8, fd00::/8, or a single address.</summary>
+    public sealed class AddressRange
+    {
+        private readonly byte[] _network;
+
+        private AddressRange(IPAddress network, int prefixLength)
+        {
+            _network = network.GetAddressBytes();
+            PrefixLength = prefixLength;
+            Network = network;
+        }
+
+        /// <summary>The range's first address.</summary>
+        public IPAddress Network { get; }
+
+        /// <summary>How many leading bits must match.</summary>
+        public int PrefixLength { get; }
+
+        /// <summary>
+        /// Parses "address" or "address/prefix". Host bits are allowed and ignored (10.1.2.3/8 is 10.0.0.0/8), as
+        /// ncat and iptables do. Throws <see cref="FormatException"/> naming the value and what is allowed.
+        /// </summary>
+        public static AddressRange Parse(string text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+                throw new FormatException("An allowlist entry is empty: use an address (192.168.1.10, ::1) or a CIDR range (10.0.0.0/8, fd00::/8).");
+            var trimmed = text.Trim();
+            var slash = trimmed.IndexOf('/');
+            var addressText = slash < 0 ? trimmed : trimmed.Substring(0, slash);
+            if (!IPAddress.TryParse(addressText, out var address) || (address.AddressFamily == AddressFamily.InterNetwork && addressText.Split('.').Length != 4))
+                throw new FormatException($"'{text}' is not an address or CIDR range: use an address (192.168.1.10, ::1) or a range (10.0.0.0/8, fd00::/8).");
+            address = Canonical(address);
+            var maxPrefix = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+            var prefix = maxPrefix;
+            if (slash >= 0 && (!int.TryParse(trimmed.Substring(slash + 1), out prefix) || prefix < 0 || prefix > maxPrefix))
+                throw new FormatException($"'{text}' has a bad prefix length: allowed is 0 to {maxPrefix} for {(maxPrefix == 32 ? "IPv4" : "IPv6")}.");
+            return new AddressRange(Mask(address, prefix), prefix);
+        }
+
+        /// <summary>Whether <paramref name="address"/> lies in this range; an IPv4-mapped IPv6 address matches as IPv4.</summary>
+        public bool Contains(IPAddress address)
+        {
+            var bytes = Canonical(address).GetAddressBytes();
+            if (bytes.Length != _network.Length)
+                return false;
+            int fullBytes = PrefixLength / 8, restBits = PrefixLength % 8;
+            for (int i = 0; i < fullBytes; i++)
+            {
+                if (bytes[i] != _network[i])
+                    return false;
+            }
+            if (restBits == 0)
+                return true;
+            int mask = 0xFF << (8 - restBits) & 0xFF;
+            return (bytes[fullBytes] & mask) == _network[fullBytes];
+        }
+
+        /// <inheritdoc />
+        public override string ToString() => $"{Network}/{PrefixLength}";
+
+        /// <summary>An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d: treat it as the IPv4 address it is.</summary>
+        internal static IPAddress Canonical(IPAddress address) =>
+            address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+        private static IPAddress Mask(IPAddress address, int prefix)
+        {
+            var bytes = address.GetAddressBytes();
+            for (int bit = prefix; bit < bytes.Length * 8; bit++)
+                bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+            return new IPAddress(bytes);
+        }
+    }
+}

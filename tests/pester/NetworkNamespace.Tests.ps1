@@ -1,0 +1,86 @@
+# A plumbing check across a real (virtual) network: the server in one network namespace, clients in another,
+# joined by a veth pair with documentation-range addresses (198.51.100.0/24) that exist only inside these namespaces.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
+    $skipReason = if (-not $IsLinux) { 'network namespaces need Linux' }
+    elseif ((id -u) -ne '0') { 'network namespaces need root' }
+    elseif (-not (Get-Command ip -ErrorAction SilentlyContinue)) { "the 'ip' command (iproute2) is not installed" }
+    elseif ((& ip netns add "echops-probe-$PID" 2>&1) -and $LASTEXITCODE -ne 0) { 'this machine does not allow creating network namespaces' }
+    else { & ip netns del "echops-probe-$PID"; $null }
+    $pwsh = Join-Path $PSHOME 'pwsh'
+    $serverNs = "echops-srv-$PID"
+    $clientNs = "echops-cli-$PID"
+    $serverIp = '198.51.100.1'
+    $clientIp = '198.51.100.2'
+    $strangerIp = '198.51.100.3'
+    $port = 7007
+    $eventLog = Join-Path ([IO.Path]::GetTempPath()) "echops-netns-events-$PID.jsonl"
+    $serverProcess = $null
+
+    function Invoke-Ip {
+        param([Parameter(ValueFromRemainingArguments)] [string[]] $Arguments)
+        $out = & ip @Arguments 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "ip $Arguments failed: $out" }
+    }
+
+    function Invoke-InClientNamespace {
+        # Runs a script in a fresh pwsh inside the client namespace; returns its output (bounded by a timeout).
+        param([Parameter(Mandatory)] [string] $Script, [int] $TimeoutSec = 60)
+        $full = "Import-Module '$ModuleManifest'; . '$PSScriptRoot/EchoTestHelpers.ps1'; $Script"
+        $output = & timeout $TimeoutSec ip netns exec $clientNs $pwsh -NoProfile -NonInteractive -Command $full 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "client script failed ($LASTEXITCODE): $output" }
+        $output
+    }
+}
+
+AfterAll {
+    if ($serverProcess -and -not $serverProcess.HasExited) { $serverProcess.Kill($true); $null = $serverProcess.WaitForExit(5000) }
+    # Deleting the namespaces also deletes the veth pair and its qdiscs.
+    foreach ($ns in $serverNs, $clientNs) { if ($ns) { & ip netns del $ns 2>$null } }
+    if ($eventLog -and (Test-Path $eventLog)) { Remove-Item $eventLog }
+}
+
+Describe 'Across a veth link between two network namespaces' {
+    BeforeAll {
+        if ($skipReason) { return }
+        Invoke-Ip netns add $serverNs
+        Invoke-Ip netns add $clientNs
+        Invoke-Ip link add "vs$PID" netns $serverNs type veth peer name "vc$PID" netns $clientNs
+        Invoke-Ip -n $serverNs addr add "$serverIp/24" dev "vs$PID"
+        Invoke-Ip -n $clientNs addr add "$clientIp/24" dev "vc$PID"
+        Invoke-Ip -n $clientNs addr add "$strangerIp/24" dev "vc$PID"
+        foreach ($ns in $serverNs, $clientNs) { Invoke-Ip -n $ns link set lo up }
+        Invoke-Ip -n $serverNs link set "vs$PID" up
+        Invoke-Ip -n $clientNs link set "vc$PID" up
+
+        # The server as a user runs it, in the foreground of its own pwsh, its events as JSON lines in a file.
+        $serverScript = "Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Address $serverIp -Port $port -AllowList $clientIp/32 | " +
+            "ForEach-Object { `$_ | ConvertTo-Json -Compress | Add-Content -Path '$eventLog' }"
+        $start = [Diagnostics.ProcessStartInfo]::new('ip')
+        foreach ($arg in 'netns', 'exec', $serverNs, $pwsh, '-NoProfile', '-NonInteractive', '-Command', $serverScript) { $start.ArgumentList.Add($arg) }
+        $start.RedirectStandardOutput = $true
+        $start.RedirectStandardError = $true
+        $serverProcess = [Diagnostics.Process]::Start($start)
+        $listening = Wait-Until { (Test-Path $eventLog) -and (Get-Content $eventLog -Raw) -match '"Kind":\s*0|Listening' } -TimeoutMs 30000
+        if (-not $listening) { throw "the server in $serverNs did not start: $($serverProcess.StandardError.ReadToEnd())" }
+    }
+
+    BeforeEach {
+        if ($skipReason) { Set-ItResult -Skipped -Because $skipReason }
+    }
+
+    It 'carries a round trip from the client namespace to the server namespace' {
+        $out = Invoke-InClientNamespace "`$c = New-TestClient -Port $port -Address $serverIp; [string]((Invoke-Echo -Client `$c -Bytes ([byte[]](1..100))) -join ','); `$c.Dispose()"
+        $out | Should -Be ((1..100) -join ',')
+    }
+
+    It 'applies the allowlist to the real source address of a client on another host' {
+        $out = Invoke-InClientNamespace "`$c = New-TestClient -Port $port -Address $serverIp -LocalAddress $strangerIp; Get-ReplyLength -Client `$c -Bytes ([byte[]](1..10)); `$c.Dispose()"
+        $out | Should -Be 0
+        $rejected = Get-Content $eventLog | ConvertFrom-Json | Where-Object { $_.Kind -in 'Rejected', 3 }
+        $rejected.RemoteEndPoint | Should -BeLike "${strangerIp}:*"
+        $connected = Get-Content $eventLog | ConvertFrom-Json | Where-Object { $_.Kind -in 'Connected', 1 }
+        $connected.RemoteEndPoint | Should -BeLike "${clientIp}:*"
+    }
+}

@@ -1,0 +1,367 @@
+# The blocking echo server over real sockets on loopback: echo, ordering, lifecycle, stopping and bad input.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
+    Import-Module $ModuleManifest -Force
+}
+
+AfterAll {
+    Stop-AllTestServers
+}
+
+Describe 'Echo' {
+    BeforeAll {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $port = $job.Port
+    }
+    AfterAll { $job | Remove-Job -Force }
+
+    It 'echoes text' {
+        $client = New-TestClient -Port $port
+        try {
+            $sent = [Text.Encoding]::UTF8.GetBytes('hello, echo ✓')
+            $back = Invoke-Echo -Client $client -Bytes $sent
+            [Text.Encoding]::UTF8.GetString($back) | Should -BeExactly 'hello, echo ✓'
+        }
+        finally { $client.Dispose() }
+    }
+
+    It 'echoes all 256 byte values unchanged' {
+        $client = New-TestClient -Port $port
+        try {
+            $sent = [byte[]](0..255)
+            $back = Invoke-Echo -Client $client -Bytes $sent
+            $back.Length | Should -Be 256
+            [Convert]::ToBase64String($back) | Should -BeExactly ([Convert]::ToBase64String($sent))
+        }
+        finally { $client.Dispose() }
+    }
+
+    It 'echoes 64 MiB intact while the client reads concurrently' {
+        $size = 64MB
+        $payload = [byte[]]::new($size)
+        [Random]::new(42).NextBytes($payload)
+        $client = New-TestClient -Port $port
+        try {
+            $stream = $client.GetStream()
+            # The write runs as a task while this thread reads: writing it all first would deadlock once both
+            # socket buffers fill.
+            $writing = $stream.WriteAsync($payload, 0, $size)
+            $received = [byte[]]::new($size)
+            $total = 0
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ($total -lt $size -and [DateTime]::UtcNow -lt $deadline) {
+                $n = $stream.Read($received, $total, [Math]::Min(1MB, $size - $total))
+                if ($n -eq 0) { break }
+                $total += $n
+            }
+            $writing.Wait(5000) | Should -BeTrue
+            $total | Should -Be $size
+            $sha = [System.Security.Cryptography.SHA256]::Create()
+            [Convert]::ToHexString($sha.ComputeHash($received)) | Should -BeExactly ([Convert]::ToHexString($sha.ComputeHash($payload)))
+        }
+        finally { $client.Dispose() }
+    }
+
+    It 'returns every byte after the client half-closes, then ends the stream' {
+        $client = New-TestClient -Port $port
+        try {
+            $sent = [byte[]](1..200) * 100
+            $stream = $client.GetStream()
+            $stream.Write($sent, 0, $sent.Length)
+            $client.Client.Shutdown([System.Net.Sockets.SocketShutdown]::Send)
+            $back = Read-Exactly -Stream $stream -Count $sent.Length
+            $back.Length | Should -Be $sent.Length
+            [Convert]::ToBase64String($back) | Should -BeExactly ([Convert]::ToBase64String($sent))
+            $stream.Read([byte[]]::new(1), 0, 1) | Should -Be 0 -Because 'the server closes after echoing everything'
+        }
+        finally { $client.Dispose() }
+    }
+}
+
+Describe 'One client at a time' {
+    BeforeAll {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $port = $job.Port
+    }
+    AfterAll { $job | Remove-Job -Force }
+
+    It 'serves a second client only after the first one closes' {
+        $first = New-TestClient -Port $port
+        $second = New-TestClient -Port $port
+        try {
+            (Invoke-Echo -Client $first -Bytes ([byte[]](1, 2, 3))).Length | Should -Be 3
+            # The second client's connect succeeded (the kernel queued it in the backlog), but nobody reads it.
+            $second.GetStream().Write([byte[]](7, 8, 9), 0, 3)
+            Test-DataArrives -Client $second -WithinMs 500 | Should -BeFalse
+            (Get-BlockingEchoServer -Port $port).CurrentClient.Port | Should -Be $first.Client.LocalEndPoint.Port
+
+            $first.Dispose()
+            $back = Read-Exactly -Stream $second.GetStream() -Count 3
+            $back | Should -Be @(7, 8, 9)
+        }
+        finally { $first.Dispose(); $second.Dispose() }
+    }
+
+    It 'survives a client that resets mid-stream, and reports the reset' {
+        $client = New-TestClient -Port $port
+        # Send far more than the socket buffers hold without reading: the server ends up blocked writing the echo.
+        $pending = $client.GetStream().WriteAsync([byte[]]::new(64MB), 0, 64MB)
+        Wait-Until { (Get-BlockingEchoServer -Port $port).BytesReceived -gt 1MB } | Should -BeTrue
+        Start-Sleep -Milliseconds 200
+        # Linger 0 turns close into a reset (RST) while the server still has echo to write.
+        $client.Client.LingerState = [System.Net.Sockets.LingerOption]::new($true, 0)
+        $client.Dispose()
+        $null = $pending.ContinueWith({ param($t) $t.Exception })
+
+        $next = New-TestClient -Port $port
+        try { (Invoke-Echo -Client $next -Bytes ([byte[]](42))) | Should -Be 42 }
+        finally { $next.Dispose() }
+
+        $reset = @(Receive-Job $job | Where-Object Kind -EQ 'Disconnected')[-2]
+        $reset.Reason | Should -Be 'ClientReset' -Because $reset.Message
+        $reset.BytesReceived | Should -BeGreaterThan $reset.BytesEchoed -Because 'the client was cut off mid-echo'
+        $job.State | Should -Be 'Running'
+    }
+
+    It 'handles 10,000 sequential connections without growing handles, threads or memory' {
+        $echo = {
+            $c = New-TestClient -Port $port
+            try { $null = Invoke-Echo -Client $c -Bytes ([byte[]](1)) } finally { $c.Dispose() }
+        }
+        1..100 | ForEach-Object $echo
+        $null = Receive-Job $job
+        $before = Get-ProcessResourceCount
+        $served = (Get-BlockingEchoServer -Port $port).ClientsServed
+        for ($i = 0; $i -lt 10000; $i++) { & $echo }
+        Wait-Until { (Get-BlockingEchoServer -Port $port).ClientsServed -ge $served + 10000 } | Should -BeTrue
+        $null = Receive-Job $job
+        $after = Get-ProcessResourceCount
+        Write-Host ("    handles {0} -> {1}, threads {2} -> {3}, managed heap {4:N1} -> {5:N1} MiB" -f $before.Handles,
+            $after.Handles, $before.Threads, $after.Threads, ($before.ManagedBytes / 1MB), ($after.ManagedBytes / 1MB))
+        $after.Handles | Should -BeLessOrEqual ($before.Handles + 10)
+        $after.Threads | Should -BeLessOrEqual ($before.Threads + 3)
+        $after.ManagedBytes | Should -BeLessOrEqual ($before.ManagedBytes + 8MB)
+    }
+}
+
+Describe 'Events' {
+    It 'streams Listening, Connected, Disconnected and Stopped for one session, without payload' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            $client = New-TestClient -Port $job.Port
+            $clientEndPoint = $client.Client.LocalEndPoint.ToString()
+            $null = Invoke-Echo -Client $client -Bytes ([Text.Encoding]::ASCII.GetBytes('secret-payload'))
+            $client.Dispose()
+            Wait-Until { @($job.Output | Where-Object Kind -EQ 'Disconnected').Count -ge 1 } | Should -BeTrue
+            $job | Stop-Job
+            $events = @(Receive-Job $job)
+
+            $events.Kind | Should -Be @('Listening', 'Connected', 'Disconnected', 'Stopped')
+            $events[0].LocalEndPoint | Should -Be "127.0.0.1:$($job.Port)"
+            $events[1].RemoteEndPoint | Should -Be $clientEndPoint
+            $events[2].Reason | Should -Be 'ClientClosed'
+            $events[2].BytesReceived | Should -Be 14
+            $events[2].BytesEchoed | Should -Be 14
+            $events[2].Duration | Should -BeGreaterThan ([TimeSpan]::Zero)
+            $events[3].ClientsServed | Should -Be 1
+            $events | ForEach-Object { $_.Timestamp | Should -BeOfType [DateTimeOffset] }
+            ($events | ConvertTo-Json -Depth 3) | Should -Not -Match 'secret-payload'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+}
+
+Describe 'Stopping' {
+    It 'stops a foreground server on Ctrl+C (runspace Stop) within a second while a client is connected' {
+        $before = @(Get-BlockingEchoServer | ForEach-Object Id)
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Port 0")
+            $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+            $null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]$null, $output)
+            Wait-Until { @(Get-BlockingEchoServer | Where-Object Id -NotIn $before).Count -eq 1 } | Should -BeTrue
+            $server = Get-BlockingEchoServer | Where-Object Id -NotIn $before
+            $client = New-TestClient -Port $server.Port
+            (Invoke-Echo -Client $client -Bytes ([byte[]](5))) | Should -Be 5
+            Wait-Until { $server.State -eq 'Serving' } | Should -BeTrue
+
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $watch.Stop()
+
+            $watch.ElapsedMilliseconds | Should -BeLessThan 1000
+            $server.State | Should -Be 'Stopped'
+            $client.GetStream().Read([byte[]]::new(1), 0, 1) | Should -Be 0 -Because 'the idle client is closed'
+            Test-PortFree -Port $server.Port | Should -BeTrue
+            $output.Kind | Should -Contain 'Connected'
+            $client.Dispose()
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It 'Stop-BlockingEchoServer stops a server with a connected client within a second and frees the port' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            $client = New-TestClient -Port $job.Port
+            $null = Invoke-Echo -Client $client -Bytes ([byte[]](1))
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $stopped = Stop-BlockingEchoServer -Port $job.Port -PassThru
+            $watch.Stop()
+            $watch.ElapsedMilliseconds | Should -BeLessThan 1000
+            $stopped.State | Should -Be 'Stopped'
+            $stopped.BytesEchoed | Should -Be 1
+            Test-PortFree -Port $job.Port | Should -BeTrue
+            $job.State | Should -Be 'Stopped'
+            $events = Receive-Job $job
+            ($events | Where-Object Kind -EQ 'Disconnected').Reason | Should -Be 'ServerStopping'
+            $events[-1].Kind | Should -Be 'Stopped'
+            $client.Dispose()
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'stops servers by -Id and by pipeline (a server or its job), and honours -WhatIf' {
+        $a = Start-BlockingEchoServer -Port 0 -AsJob
+        $b = Start-BlockingEchoServer -Port 0 -AsJob
+        $c = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            Stop-BlockingEchoServer -Id $a.ServerId -WhatIf
+            $a.Server.State | Should -Be 'Listening'
+            Stop-BlockingEchoServer -Id $a.ServerId
+            $a.Server.State | Should -Be 'Stopped'
+            $b | Stop-BlockingEchoServer
+            $b.State | Should -Be 'Stopped'
+            Get-BlockingEchoServer -Id $c.ServerId | Stop-BlockingEchoServer
+            $c.Server.State | Should -Be 'Stopped'
+            Get-BlockingEchoServer | Where-Object Id -In $a.ServerId, $b.ServerId, $c.ServerId | Should -BeNullOrEmpty
+        }
+        finally { $a, $b, $c | Remove-Job -Force }
+    }
+
+    It 'ends a foreground server when a downstream command stops the pipeline' {
+        $before = @(Get-BlockingEchoServer | ForEach-Object Id)
+        $first = Start-BlockingEchoServer -Port 0 | Select-Object -First 1
+        $first.Kind | Should -Be 'Listening'
+        @(Get-BlockingEchoServer | Where-Object Id -NotIn $before) | Should -HaveCount 0
+        Test-PortFree -Port ($first.LocalEndPoint -replace '.*:') | Should -BeTrue
+    }
+}
+
+Describe 'Server jobs' {
+    It 'goes through the job lifecycle: Get-Job, Receive-Job, Stop-Job, Remove-Job' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $job | Should -BeOfType 'EchoPS.Jobs.EchoServerJob'
+        $job.Port | Should -BeGreaterThan 0
+        $job.Address | Should -Be '127.0.0.1'
+        (Get-Job -Id $job.Id).State | Should -Be 'Running'
+        (Get-BlockingEchoServer -Id $job.ServerId).Port | Should -Be $job.Port
+
+        (Receive-Job $job).Kind | Should -Be 'Listening'
+        Stop-Job $job
+        $job.State | Should -Be 'Stopped'
+        (Receive-Job $job).Kind | Should -Be 'Stopped'
+        Get-BlockingEchoServer -Id $job.ServerId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Remove-Job $job
+        Get-Job -Id $job.Id -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'Remove-Job -Force stops a running server job' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $port = $job.Port
+        Remove-Job $job -Force
+        Test-PortFree -Port $port | Should -BeTrue
+    }
+}
+
+Describe 'Binding' {
+    It 'reports the bound port back when asked for port 0' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try { (Receive-Job $job).LocalEndPoint | Should -Be "127.0.0.1:$($job.Port)" }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'binds the same port again right after a stop that left connections in TIME_WAIT' {
+        $port = Get-FreePort
+        $job = Start-BlockingEchoServer -Port $port -AsJob
+        $client = New-TestClient -Port $port
+        $null = Invoke-Echo -Client $client -Bytes ([byte[]](1))
+        $job | Remove-Job -Force   # the server closes first, so its side of the connection waits in TIME_WAIT
+        $client.Dispose()
+        $again = Start-BlockingEchoServer -Port $port -AsJob
+        try { $again.Port | Should -Be $port }
+        finally { $again | Remove-Job -Force }
+    }
+
+    It 'serves IPv6 on ::1' {
+        $job = Start-BlockingEchoServer -Port 0 -Address '::1' -AsJob
+        try {
+            $client = New-TestClient -Port $job.Port -Address '::1'
+            try { (Invoke-Echo -Client $client -Bytes ([byte[]](9, 9))) | Should -Be @(9, 9) }
+            finally { $client.Dispose() }
+        }
+        finally { $job | Remove-Job -Force }
+    }
+}
+
+Describe 'Bad input' {
+    BeforeAll {
+        $jobsBefore = @(Get-Job).Count
+        $serversBefore = @(Get-BlockingEchoServer).Count
+    }
+    AfterAll {
+        # Nothing half-started: no job, no server left behind by any of the failures below.
+        @(Get-Job).Count | Should -Be $jobsBefore
+        @(Get-BlockingEchoServer).Count | Should -Be $serversBefore
+    }
+
+    It 'rejects port <Port> naming the value and the bound' -TestCases @(@{ Port = 70000; Bound = 65535 }, @{ Port = -1; Bound = 0 }) {
+        { Start-BlockingEchoServer -Port $Port -AsJob } | Should -Throw -ErrorId 'ParameterArgumentValidationError,EchoPS.Commands.StartBlockingEchoServerCommand' -ExpectedMessage "*$Port*$Bound*"
+    }
+
+    It 'rejects a malformed address <Address> naming it' -TestCases @(@{ Address = '300.1.1.1' }, @{ Address = 'not-an-ip' }, @{ Address = '10.1' }) {
+        $err = { Start-BlockingEchoServer -Port 0 -Address $Address -AsJob } | Should -Throw -ErrorId 'InvalidAddress,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*'$Address'*127.0.0.1*"
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+
+    It 'rejects an address that is not on this machine' {
+        $err = { Start-BlockingEchoServer -Port 0 -Address '192.0.2.1' -AsJob } | Should -Throw -ErrorId 'AddressNotAvailable,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike '*192.0.2.1*not available*'
+    }
+
+    It 'reports a port already in use with its number, for foreground and job' {
+        $holder = [System.Net.Sockets.TcpListener]::new([ipaddress]::Loopback, 0)
+        $holder.Start()
+        try {
+            $port = $holder.LocalEndpoint.Port
+            $err = { Start-BlockingEchoServer -Port $port -AsJob } | Should -Throw -ErrorId 'PortInUse,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+            $err.Exception.Message | Should -BeLike "*port $port is already in use*"
+            $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+            { Start-BlockingEchoServer -Port $port } | Should -Throw -ErrorId 'PortInUse,EchoPS.Commands.StartBlockingEchoServerCommand'
+        }
+        finally { $holder.Stop() }
+    }
+
+    It 'rejects buffer size <BufferSize> and backlog <Backlog> out of range' -TestCases @(
+        @{ BufferSize = 1; Backlog = 128 }, @{ BufferSize = 64KB; Backlog = 0 }) {
+        { Start-BlockingEchoServer -Port 0 -BufferSize $BufferSize -Backlog $Backlog -AsJob } | Should -Throw -ErrorId 'ParameterArgumentValidationError,EchoPS.Commands.StartBlockingEchoServerCommand'
+    }
+
+    It 'reports a privileged port without permission' -Skip:(-not ($IsLinux -and (Get-Command setpriv -ErrorAction SilentlyContinue))) {
+        # A child pwsh without CAP_NET_BIND_SERVICE, as an unprivileged user would be.
+        $pwsh = Join-Path $PSHOME 'pwsh'
+        $script = "Import-Module '$ModuleManifest'; try { Start-BlockingEchoServer -Port 80 -AsJob -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId; `$_.CategoryInfo.Category; `$_.Exception.Message }"
+        $out = & setpriv --inh-caps=-net_bind_service --bounding-set=-net_bind_service -- $pwsh -NoProfile -NonInteractive -Command $script
+        $out[0] | Should -Be 'PermissionDenied,EchoPS.Commands.StartBlockingEchoServerCommand'
+        $out[1] | Should -Be 'PermissionDenied'
+        $out[2] | Should -BeLike '*permission denied for port 80*'
+    }
+
+    It 'says which server is missing for an unknown -Port or -Id' {
+        $err = { Stop-BlockingEchoServer -Port 1 -ErrorAction Stop } | Should -Throw -ErrorId 'ServerNotFound,EchoPS.Commands.StopBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike '*port 1*'
+        { Get-BlockingEchoServer -Id 99999 -ErrorAction Stop } | Should -Throw -ErrorId 'ServerNotFound,EchoPS.Commands.GetBlockingEchoServerCommand'
+        { 'text' | Stop-BlockingEchoServer -ErrorAction Stop } | Should -Throw -ErrorId 'NotAnEchoServer,EchoPS.Commands.StopBlockingEchoServerCommand'
+    }
+}
