@@ -172,8 +172,8 @@ function Read-HelpDoc {
 #region MAML
 
 function Write-Para {
-    param([System.Xml.XmlWriter] $Writer, [string] $Element, [string[]] $Paragraphs)
-    $Writer.WriteStartElement('maml', $Element, $MamlNs)
+    param([System.Xml.XmlWriter] $Writer, [string] $Element, [string[]] $Paragraphs, [string] $Prefix = 'maml')
+    $Writer.WriteStartElement($Prefix, $Element, $(if ($Prefix -eq 'dev') { $DevNs } else { $MamlNs }))
     foreach ($p in $Paragraphs) { $Writer.WriteElementString('maml', 'para', $MamlNs, $p) }
     if (-not $Paragraphs) { $Writer.WriteElementString('maml', 'para', $MamlNs, '') }
     $Writer.WriteEndElement()
@@ -315,7 +315,7 @@ function Write-Command {
         $Writer.WriteElementString('maml', 'title', $MamlNs, "---------- $($example.Title) ----------")
         $Writer.WriteElementString('dev', 'code', $DevNs, $example.Code)
         # The empty paragraph separates one example from the next title, as in PowerShell's own help.
-        Write-Para $Writer 'remarks' (@($example.Remarks) + '')
+        Write-Para $Writer 'remarks' (@($example.Remarks) + '') -Prefix dev
         $Writer.WriteEndElement()
     }
     $Writer.WriteEndElement()

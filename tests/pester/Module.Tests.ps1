@@ -55,9 +55,11 @@ Describe 'Manifest and exports' {
         foreach ($name in $manifest.CmdletsToExport) { $intended | Should -Contain $name }
     }
 
-    It 'supports Windows PowerShell 5.1 and PowerShell 7 in its manifest' {
+    It 'supports Windows PowerShell 5.1 and PowerShell 7: netstandard2.0, no runtime dependencies' {
         $manifest.PowerShellVersion | Should -Be '5.1'
         $manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
+        # Anything beyond these would have to ship beside EchoPS.dll, and might not load in Windows PowerShell.
+        $module.ImplementingAssembly.GetReferencedAssemblies().Name | Sort-Object | Should -Be @('netstandard', 'System.Management.Automation')
     }
 }
 

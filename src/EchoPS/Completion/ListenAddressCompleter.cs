@@ -29,34 +29,45 @@ namespace EchoPS.Completion
                 .ToList();
         }
 
-        private static IEnumerable<(string Address, string Description)> Candidates()
+        private static IEnumerable<Candidate> Candidates()
         {
-            yield return (IPAddress.Loopback.ToString(), "IPv4 loopback: this machine only (the default)");
-            yield return (IPAddress.IPv6Loopback.ToString(), "IPv6 loopback: this machine only");
-            yield return (IPAddress.Any.ToString(), "every IPv4 interface: reachable from the network");
-            yield return (IPAddress.IPv6Any.ToString(), "every IPv4 and IPv6 interface: reachable from the network");
+            yield return new Candidate(IPAddress.Loopback.ToString(), "IPv4 loopback: this machine only (the default)");
+            yield return new Candidate(IPAddress.IPv6Loopback.ToString(), "IPv6 loopback: this machine only");
+            yield return new Candidate(IPAddress.Any.ToString(), "every IPv4 interface: reachable from the network");
+            yield return new Candidate(IPAddress.IPv6Any.ToString(), "every IPv4 and IPv6 interface: reachable from the network");
             foreach (var item in InterfaceAddresses())
                 yield return item;
         }
 
-        private static IEnumerable<(string Address, string Description)> InterfaceAddresses()
+        private static List<Candidate> InterfaceAddresses()
         {
-            NetworkInterface[] interfaces;
             try
             {
-                interfaces = NetworkInterface.GetAllNetworkInterfaces();
+                return NetworkInterface.GetAllNetworkInterfaces()
+                    .Where(nic => nic.OperationalStatus == OperationalStatus.Up || nic.NetworkInterfaceType == NetworkInterfaceType.Loopback)
+                    .SelectMany(nic => nic.GetIPProperties().UnicastAddresses
+                        .Where(u => u.Address.AddressFamily == AddressFamily.InterNetwork || u.Address.AddressFamily == AddressFamily.InterNetworkV6)
+                        .Select(u => new Candidate(u.Address.ToString(), $"{nic.Name}: {Exposure(u.Address)}")))
+                    .ToList();
             }
-            catch (NetworkInformationException)
+            catch (Exception ex) when (ex is NetworkInformationException || ex is PlatformNotSupportedException)
             {
                 // Completion is a convenience: a machine that will not list its interfaces still gets the fixed ones.
-                return Enumerable.Empty<(string, string)>();
+                return new List<Candidate>();
             }
-            return interfaces
-                .Where(nic => nic.OperationalStatus == OperationalStatus.Up || nic.NetworkInterfaceType == NetworkInterfaceType.Loopback)
-                .SelectMany(nic => nic.GetIPProperties().UnicastAddresses
-                    .Where(u => u.Address.AddressFamily == AddressFamily.InterNetwork || u.Address.AddressFamily == AddressFamily.InterNetworkV6)
-                    .Select(u => (u.Address.ToString(), $"{nic.Name}: {Exposure(u.Address)}")))
-                .ToList();
+        }
+
+        // A plain class, not a value tuple: Windows PowerShell 5.1 may run on a .NET Framework without ValueTuple.
+        private sealed class Candidate
+        {
+            internal Candidate(string address, string description)
+            {
+                Address = address;
+                Description = description;
+            }
+
+            internal string Address { get; }
+            internal string Description { get; }
         }
 
         private static string Exposure(IPAddress address)
