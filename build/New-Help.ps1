@@ -129,7 +129,8 @@ function Read-HelpDoc {
         [pscustomobject]@{ Title = $entry.Key; Code = $parts.Code; Remarks = ConvertTo-Paragraph $parts.After }
     }
     $parameters = [ordered]@{}
-    foreach ($entry in (Split-Section $sections['PARAMETERS'] '###').GetEnumerator()) {
+    # '### -Name' documents a parameter; platyPS's '### CommonParameters' entry is Get-Help's own business.
+    foreach ($entry in (Split-Section $sections['PARAMETERS'] '###').GetEnumerator() | Where-Object Key -like '-*') {
         $parts = Split-Fence $entry.Value
         $yaml = @{}
         foreach ($line in ($parts.Code -split "`n")) {

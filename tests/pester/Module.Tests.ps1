@@ -139,7 +139,11 @@ Describe 'Package' {
     BeforeAll {
         $out = Join-Path $TestDrive 'out'
         $version = $manifest.ModuleVersion
-        $package = Invoke-FreshPwsh "& '$repoRoot/build/Package.ps1' -OutputPath '$out'"
+        # PSResourceGet keeps its repository list under the user's data folder and creates it on first use: give
+        # every child its own, so the test never touches the real one (XDG_DATA_HOME on Linux and macOS; on
+        # Windows the uniquely named test repository is removed again).
+        $data = New-Item -ItemType Directory (Join-Path $TestDrive 'data')
+        $package = Invoke-FreshPwsh -Environment @{ XDG_DATA_HOME = $data.FullName } "& '$repoRoot/build/Package.ps1' -OutputPath '$out'"
     }
 
     It 'builds a versioned module folder and a .nupkg' {
@@ -153,9 +157,6 @@ Describe 'Package' {
 
     It 'installs from a local repository and works when imported by name in a fresh pwsh' {
         $package.ExitCode | Should -Be 0
-        # PSResourceGet keeps its repository list under the user's data folder: give the child its own, so the
-        # test never touches the real one (XDG_DATA_HOME on Linux and macOS; on Windows the unique name is removed).
-        $data = New-Item -ItemType Directory (Join-Path $TestDrive 'data')
         $modules = New-Item -ItemType Directory (Join-Path $TestDrive 'Modules')
         $install = Invoke-FreshPwsh -Environment @{ XDG_DATA_HOME = $data.FullName } @"
 `$ErrorActionPreference = 'Stop'
