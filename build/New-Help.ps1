@@ -110,7 +110,7 @@ function Split-Fence {
     $end = [Array]::FindIndex([string[]]$Lines, $start + 1, [Predicate[string]] { param($l) $l -match '^```' })
     if ($end -lt 0) { throw "Unclosed code fence: $($Lines[$start])" }
     @{
-        Code   = ($Lines[($start + 1)..($end - 1)] -join "`n")
+        Code   = if ($end -gt $start + 1) { $Lines[($start + 1)..($end - 1)] -join "`n" } else { '' }
         Before = if ($start -gt 0) { $Lines[0..($start - 1)] } else { @() }
         After  = if ($end -lt $Lines.Count - 1) { $Lines[($end + 1)..($Lines.Count - 1)] } else { @() }
     }
@@ -180,19 +180,13 @@ function Write-Para {
     $Writer.WriteEndElement()
 }
 
-function Get-TypeName {
-    param([type] $Type)
-    if ($Type -eq [System.Management.Automation.SwitchParameter]) { return 'SwitchParameter' }
-    $Type.Name
-}
-
 function Get-PipelineInput {
     param($ByValue, $ByPropertyName)
     $kinds = @(if ($ByValue) { 'ByValue' }; if ($ByPropertyName) { 'ByPropertyName' })
     if ($kinds) { "True ($($kinds -join ', '))" } else { 'False' }
 }
 
-# One <command:parameter>; $Setting is a CommandParameterInfo (one set) or the merged view over all sets.
+# One <command:parameter>; $Setting describes it in one parameter set (ConvertTo-Setting) or over all (Merge-Setting).
 function Write-Parameter {
     param([System.Xml.XmlWriter] $Writer, $Setting, $Doc, [switch] $InSyntax)
     $isSwitch = $Setting.Type -eq [System.Management.Automation.SwitchParameter]
@@ -209,11 +203,11 @@ function Write-Parameter {
         $Writer.WriteStartElement('command', 'parameterValue', $CommandNs)
         $Writer.WriteAttributeString('required', "$(-not $isSwitch)".ToLowerInvariant())
         $Writer.WriteAttributeString('variableLength', "$($Setting.Type.IsArray)".ToLowerInvariant())
-        $Writer.WriteString((Get-TypeName $Setting.Type))
+        $Writer.WriteString($Setting.Type.Name)
         $Writer.WriteEndElement()
     }
     $Writer.WriteStartElement('dev', 'type', $DevNs)
-    $Writer.WriteElementString('maml', 'name', $MamlNs, (Get-TypeName $Setting.Type))
+    $Writer.WriteElementString('maml', 'name', $MamlNs, $Setting.Type.Name)
     $Writer.WriteElementString('maml', 'uri', $MamlNs, '')
     $Writer.WriteEndElement()
     $default = if ($Doc -and $Doc.Default) { $Doc.Default } elseif ($isSwitch) { 'False' } else { 'None' }
