@@ -55,6 +55,13 @@ Describe 'Manifest and exports' {
         $module.ExportedVariables.Count | Should -Be 0
     }
 
+    It 'lists every cmdlet the assembly defines, so none is left out by mistake' {
+        $defined = $module.ImplementingAssembly.GetExportedTypes() |
+            ForEach-Object { $_.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false) } |
+            ForEach-Object { "$($_.VerbName)-$($_.NounName)" }
+        @($defined | Sort-Object) | Should -Be @($manifest.CmdletsToExport | Sort-Object)
+    }
+
     It 'lists the server cmdlets, and only EchoPS cmdlets, in the manifest' {
         $intended = 'Start-BlockingEchoServer', 'Stop-BlockingEchoServer', 'Get-BlockingEchoServer', 'Test-EchoRoundTrip'
         foreach ($name in $intended | Select-Object -First 3) { $manifest.CmdletsToExport | Should -Contain $name }
