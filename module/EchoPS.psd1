@@ -13,6 +13,7 @@
         'Start-BlockingEchoServer'
         'Stop-BlockingEchoServer'
         'Get-BlockingEchoServer'
+        'Test-EchoRoundTrip'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

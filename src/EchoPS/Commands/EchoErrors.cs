@@ -1,5 +1,7 @@
 using System;
+using System.IO;
 using System.Management.Automation;
+using EchoPS.Client;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -42,5 +44,44 @@ namespace EchoPS.Commands
             new ErrorRecord(new ArgumentException(
                     $"Cannot stop '{value}': pipe in a server from Get-BlockingEchoServer or a job from Start-BlockingEchoServer -AsJob."),
                 "NotAnEchoServer", ErrorCategory.InvalidArgument, value);
+
+        /// <summary>
+        /// A failed echo test, written after its result: the id is "Echo" plus the status (EchoRefused,
+        /// EchoTimedOut, EchoMismatch...), so that scripts can tell failures apart.
+        /// </summary>
+        internal static ErrorRecord RoundTripFailed(EchoRoundTripResult result)
+        {
+            // Connect and resolve failures already name where they went; read failures and mismatches get the target.
+            bool named = (!string.IsNullOrEmpty(result.Address) && result.Message.Contains(result.Address))
+                || result.Message.Contains($"'{result.TargetName}'");
+            var message = named ? result.Message : $"{result.TargetName} port {result.Port}: {result.Message}";
+            Exception exception;
+            ErrorCategory category;
+            switch (result.Status)
+            {
+                case EchoRoundTripStatus.Unresolved:
+                    exception = new IOException(message);
+                    category = ErrorCategory.ObjectNotFound;
+                    break;
+                case EchoRoundTripStatus.TimedOut:
+                    exception = new TimeoutException(message);
+                    category = ErrorCategory.OperationTimeout;
+                    break;
+                case EchoRoundTripStatus.Mismatch:
+                    exception = new InvalidDataException(message);
+                    category = ErrorCategory.InvalidResult;
+                    break;
+                case EchoRoundTripStatus.Incomplete:
+                case EchoRoundTripStatus.ClosedEarly:
+                    exception = new EndOfStreamException(message);
+                    category = ErrorCategory.ReadError;
+                    break;
+                default:
+                    exception = new IOException(message);
+                    category = ErrorCategory.ConnectionError;
+                    break;
+            }
+            return new ErrorRecord(exception, "Echo" + result.Status, category, result);
+        }
     }
 }

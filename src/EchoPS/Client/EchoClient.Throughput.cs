@@ -1,0 +1,176 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+
+namespace EchoPS.Client
+{
+    public sealed partial class EchoClient
+    {
+        private const int StreamReadSize = 256 * 1024;
+        private const double MiB = 1024 * 1024;
+        private const int PollSliceMicroseconds = 50_000;
+
+        /// <summary>
+        /// Streams the pattern on a writer thread while this thread reads the echo back and verifies every byte at
+        /// its offset: both directions flow at once, so full socket buffers can never deadlock the exchange.
+        /// </summary>
+        private void MeasureThroughput(IPAddress[] addresses, EchoRoundTripResult result, Action<EchoClientProgress> onProgress)
+        {
+            var pattern = RepeatingPattern.Create(_options.Payload, Math.Max(_options.MessageSize, StreamReadSize));
+            var readBack = new byte[StreamReadSize];
+            var tally = new Tally();
+            var socket = ConnectAny(addresses, result).Socket;
+            var writer = new StreamWriter(socket, pattern, _options);
+            long start = Stopwatch.GetTimestamp();
+            long end = start;
+            try
+            {
+                writer.Start();
+                ReadAndVerify(socket, writer, pattern, readBack, tally, start, onProgress);
+                end = Stopwatch.GetTimestamp();
+                if (_options.HalfClose)
+                    ExpectEndOfStream(socket, readBack, tally);
+            }
+            finally
+            {
+                // Closing the socket also stops a writer still blocked in a send, so the join is short.
+                Close(socket);
+                writer.Join(_options.Timeout + _options.Timeout);
+                tally.Sent = writer.Sent;
+                tally.AddTo(result);
+                double seconds = LatencyStats.ToMs(end - start) / 1000;
+                if (tally.Received > 0 && seconds > 0)
+                    result.ThroughputMiBps = tally.Received / MiB / seconds;
+            }
+
+            if (writer.Failure != null)
+                throw IoFailure(writer.Failure, tally.Received, tally.Sent, "the stream");
+            if (tally.Mismatches > 0)
+                throw MismatchFailure(tally);
+            result.Status = EchoRoundTripStatus.Success;
+            result.Message = string.Format(CultureInfo.InvariantCulture, "{0:0.0} MiB verified in {1:0.000} s{2}.",
+                tally.Received / MiB, LatencyStats.ToMs(end - start) / 1000,
+                _options.HalfClose ? ", end of stream after half-close" : "");
+        }
+
+        private void ReadAndVerify(Socket socket, StreamWriter writer, RepeatingPattern pattern, byte[] readBack, Tally tally,
+            long start, Action<EchoClientProgress> onProgress)
+        {
+            long timeoutTicks = (long)(_options.Timeout.TotalSeconds * Stopwatch.Frequency);
+            long lastData = start;
+            long nextProgress = start + ProgressEveryTicks;
+            try
+            {
+                while (true)
+                {
+                    // Done before Sent: once the writer is done, the count read after it is final.
+                    bool writerDone = writer.IsDone;
+                    long sent = writer.Sent;
+                    if (writerDone && tally.Received >= sent)
+                        return;
+                    // Nothing outstanding: the writer may be about to stop, so wait in slices instead of one blocking read.
+                    if (tally.Received >= sent && !socket.Poll(PollSliceMicroseconds, SelectMode.SelectRead))
+                    {
+                        if (Stopwatch.GetTimestamp() - lastData > timeoutTicks)
+                            throw new EchoFailure(EchoRoundTripStatus.TimedOut,
+                                $"The stream stalled: nothing to read for {Seconds(_options.Timeout)} after {tally.Received} bytes.");
+                        continue;
+                    }
+                    int n = socket.Receive(readBack, 0, readBack.Length, SocketFlags.None);
+                    if (n == 0)
+                        throw new EchoFailure(EchoRoundTripStatus.ClosedEarly,
+                            $"The server closed the connection after echoing {tally.Received} of {writer.Sent} bytes of the stream.");
+                    tally.Add(0, pattern, pattern.OffsetAt(tally.Received), readBack, 0, n);
+                    lastData = Stopwatch.GetTimestamp();
+                    if (onProgress != null && lastData >= nextProgress)
+                    {
+                        onProgress(StreamProgress(tally.Received, lastData - start));
+                        nextProgress = lastData + ProgressEveryTicks;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                throw IoFailure(ex, tally.Received, writer.Sent, "the stream");
+            }
+        }
+
+        private EchoClientProgress StreamProgress(long received, long elapsedTicks)
+        {
+            double seconds = LatencyStats.ToMs(elapsedTicks) / 1000;
+            double fraction = _options.TotalBytes is long total ? (double)received / total : 0;
+            if (_options.Duration is TimeSpan duration)
+                fraction = Math.Max(fraction, seconds / duration.TotalSeconds);
+            return new EchoClientProgress((int)Math.Min(100, fraction * 100), string.Format(CultureInfo.InvariantCulture,
+                "{0:0.0} MiB verified, {1:0} MiB/s", received / MiB, received / MiB / Math.Max(seconds, 1e-6)));
+        }
+
+        /// <summary>Writes the pattern in chunks until the byte count or the duration is reached, on its own thread.</summary>
+        private sealed class StreamWriter
+        {
+            private readonly Socket _socket;
+            private readonly RepeatingPattern _pattern;
+            private readonly int _chunk;
+            private readonly long _total;
+            private readonly TimeSpan? _duration;
+            private readonly bool _halfClose;
+            private Thread _thread;
+            private long _sent;
+            private volatile bool _done;
+
+            internal StreamWriter(Socket socket, RepeatingPattern pattern, EchoClientOptions options)
+            {
+                _socket = socket;
+                _pattern = pattern;
+                _chunk = options.MessageSize;
+                _total = options.TotalBytes ?? long.MaxValue;
+                _duration = options.Duration;
+                _halfClose = options.HalfClose;
+            }
+
+            internal long Sent => Interlocked.Read(ref _sent);
+
+            internal bool IsDone => _done;
+
+            /// <summary>Why writing stopped early, if it did.</summary>
+            internal Exception Failure { get; private set; }
+
+            internal void Start()
+            {
+                _thread = new Thread(Write) { IsBackground = true, Name = "EchoPS stream writer" };
+                _thread.Start();
+            }
+
+            internal void Join(TimeSpan timeout) => _thread?.Join(timeout);
+
+            private void Write()
+            {
+                long deadline = _duration is TimeSpan d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+                try
+                {
+                    long sent = 0;
+                    while (sent < _total && Stopwatch.GetTimestamp() < deadline)
+                    {
+                        int length = (int)Math.Min(_chunk, _total - sent);
+                        sent += _socket.Send(_pattern.Bytes, _pattern.OffsetAt(sent), length, SocketFlags.None);
+                        Interlocked.Exchange(ref _sent, sent);
+                    }
+                    if (_halfClose)
+                        _socket.Shutdown(SocketShutdown.Send);
+                }
+                catch (Exception ex)
+                {
+                    // Everything is caught: an exception escaping a thread would end the host process.
+                    Failure = ex;
+                }
+                finally
+                {
+                    _done = true;
+                }
+            }
+        }
+    }
+}

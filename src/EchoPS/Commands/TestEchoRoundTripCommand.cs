@@ -1,0 +1,266 @@
+using System;
+using System.Management.Automation;
+using System.Net.Sockets;
+using System.Text;
+using EchoPS.Client;
+using EchoPS.Server;
+
+namespace EchoPS.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Verifies and measures an echo path: round trips, throughput, concurrency, half-close.</para>
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "EchoRoundTrip", DefaultParameterSetName = RoundTripSet)]
+    [OutputType(typeof(EchoRoundTripResult), typeof(bool))]
+    public sealed class TestEchoRoundTripCommand : PSCmdlet
+    {
+        private const string RoundTripSet = "RoundTrip";
+        private const string ContinuousSet = "Continuous";
+        private const string ThroughputSet = "Throughput";
+        private const string ConcurrencySet = "Concurrency";
+        private const int ProgressId = 0x4543; // keeps this cmdlet's bar apart from a caller's own
+
+        private readonly object _gate = new object();
+        private EchoClient _client;
+        private byte[] _payload;
+        private bool _stopping;
+
+        /// <summary>The echo server's host name or IP address. Every address of a name is tried in turn.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Alias("Host", "ComputerName", "Address", "TargetName")]
+        [ValidateNotNullOrEmpty]
+        public string HostName { get; set; }
+
+        /// <summary>The echo server's TCP port.</summary>
+        [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+        [ValidateRange(1, 65535)]
+        public int Port { get; set; } = EchoServerOptions.DefaultPort;
+
+        /// <summary>Tries only the IPv4 addresses of the host.</summary>
+        [Parameter]
+        public SwitchParameter IPv4 { get; set; }
+
+        /// <summary>Tries only the IPv6 addresses of the host.</summary>
+        [Parameter]
+        public SwitchParameter IPv6 { get; set; }
+
+        /// <summary>How many timed round trips to make (a warm-up round trip comes first and is not counted).</summary>
+        [Parameter(ParameterSetName = RoundTripSet)]
+        [ValidateRange(1, EchoClientOptions.MaxCount)]
+        public int Count { get; set; } = EchoClientOptions.DefaultCount;
+
+        /// <summary>Bytes per message (pseudo-random); in throughput mode, bytes per write (default 65536).</summary>
+        [Parameter]
+        [ValidateRange(1, EchoClientOptions.MaxSize)]
+        public int Size { get; set; } = EchoClientOptions.DefaultSize;
+
+        /// <summary>The exact message to send instead of pseudo-random bytes: a string (sent as UTF-8) or a byte array.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public object Payload { get; set; }
+
+        /// <summary>Seconds to pause between messages (fractions allowed); in continuous mode the default is 1.</summary>
+        [Parameter(ParameterSetName = RoundTripSet)]
+        [Parameter(ParameterSetName = ContinuousSet)]
+        [ValidateRange(0.0, 3600.0)]
+        public double Interval { get; set; }
+
+        /// <summary>Makes one round trip per interval until Ctrl+C, writing one result each.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ContinuousSet)]
+        public SwitchParameter Continuous { get; set; }
+
+        /// <summary>Throughput mode: streams this many bytes while reading and verifying the echo at the same time.</summary>
+        [Parameter(ParameterSetName = ThroughputSet)]
+        [ValidateRange(1L, long.MaxValue)]
+        public long TotalBytes { get; set; }
+
+        /// <summary>Throughput mode: streams for this many seconds (with -TotalBytes, whichever limit comes first).</summary>
+        [Parameter(ParameterSetName = ThroughputSet)]
+        [ValidateRange(0.001, 86400.0)]
+        public double DurationSec { get; set; }
+
+        /// <summary>Concurrency mode: this many clients connect at once; each one's wait for its echo is reported.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ConcurrencySet)]
+        [ValidateRange(1, EchoClientOptions.MaxConcurrency)]
+        public int Concurrency { get; set; }
+
+        /// <summary>Concurrency mode: milliseconds each client keeps its connection after its echo.</summary>
+        [Parameter(ParameterSetName = ConcurrencySet)]
+        [ValidateRange(0, 600_000)]
+        public int HoldMs { get; set; } = EchoClientOptions.DefaultHoldMs;
+
+        /// <summary>Shuts down the sending side after the last message; every byte must still come back, then end of stream.</summary>
+        [Parameter(ParameterSetName = RoundTripSet)]
+        [Parameter(ParameterSetName = ThroughputSet)]
+        public SwitchParameter HalfClose { get; set; }
+
+        /// <summary>Sets TCP_NODELAY (on by default; -NoDelay:$false shows Nagle and delayed-ACK effects).</summary>
+        [Parameter]
+        public SwitchParameter NoDelay { get; set; } = true;
+
+        /// <summary>Seconds allowed for name resolution, for each connect and for every read (fractions allowed).</summary>
+        [Parameter]
+        [ValidateRange(0.01, 3600.0)]
+        public double TimeoutSec { get; set; } = EchoClientOptions.DefaultTimeoutSec;
+
+        /// <summary>Returns only $true or $false per target, and writes no error.</summary>
+        [Parameter]
+        public SwitchParameter Quiet { get; set; }
+
+        /// <inheritdoc />
+        protected override void BeginProcessing()
+        {
+            if (IPv4 && IPv6)
+                ThrowTerminatingError(EchoErrors.InvalidArgument("ConflictingAddressFamily",
+                    "Use -IPv4 or -IPv6, not both: without either, every address of the host is tried.", null));
+            if (Payload != null)
+            {
+                if (IsBound(nameof(Size)))
+                    ThrowTerminatingError(EchoErrors.InvalidArgument("SizeWithPayload",
+                        "Use -Size or -Payload, not both: a payload's size is its length.", Size));
+                _payload = ToBytes(Payload);
+            }
+            if (ParameterSetName == ThroughputSet && !IsBound(nameof(TotalBytes)) && !IsBound(nameof(DurationSec)))
+                ThrowTerminatingError(EchoErrors.InvalidArgument("ThroughputLimitMissing",
+                    "Throughput mode needs -TotalBytes, -DurationSec or both.", null));
+        }
+
+        /// <inheritdoc />
+        protected override void ProcessRecord()
+        {
+            var options = CreateOptions();
+            var client = new EchoClient(options);
+            lock (_gate)
+            {
+                if (_stopping)
+                {
+                    client.Dispose();
+                    return;
+                }
+                _client = client;
+            }
+
+            WriteVerbose($"Testing {HostName} port {Port}: {Describe(options)}, timeout {TimeoutSec} s, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            bool showedProgress = false;
+            try
+            {
+                foreach (var result in client.Run(HostName, progress =>
+                {
+                    showedProgress = true;
+                    WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {HostName} port {Port}", progress.Status)
+                    {
+                        PercentComplete = progress.PercentComplete,
+                    });
+                }))
+                {
+                    Emit(result);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C: PowerShell is ending the pipeline; there is nothing left to report.
+            }
+            finally
+            {
+                lock (_gate)
+                    _client = null;
+                client.Dispose();
+                if (showedProgress)
+                    WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {HostName} port {Port}", "Done")
+                    {
+                        RecordType = ProgressRecordType.Completed,
+                    });
+            }
+        }
+
+        /// <inheritdoc />
+        protected override void StopProcessing()
+        {
+            // Ctrl+C: closing the sockets wakes the run wherever it is blocked.
+            lock (_gate)
+            {
+                _stopping = true;
+                _client?.Cancel();
+            }
+        }
+
+        private void Emit(EchoRoundTripResult result)
+        {
+            WriteVerbose($"{result.Status} via {result.Address} port {result.Port} from {result.LocalEndPoint}: {result.Message}");
+            if (Quiet)
+            {
+                WriteObject(result.Success);
+                return;
+            }
+            WriteObject(result);
+            if (!result.Success)
+                WriteError(EchoErrors.RoundTripFailed(result));
+        }
+
+        private EchoClientOptions CreateOptions()
+        {
+            var mode = ModeOf(ParameterSetName);
+            var options = new EchoClientOptions
+            {
+                Port = Port,
+                Family = IPv4 ? AddressFamily.InterNetwork : IPv6 ? AddressFamily.InterNetworkV6 : (AddressFamily?)null,
+                Mode = mode,
+                Count = Count,
+                Size = mode == EchoTestMode.Throughput && !IsBound(nameof(Size)) ? EchoClientOptions.DefaultChunkSize : Size,
+                Payload = _payload,
+                Interval = TimeSpan.FromSeconds(mode == EchoTestMode.Continuous && !IsBound(nameof(Interval)) ? 1 : Interval),
+                TotalBytes = IsBound(nameof(TotalBytes)) ? TotalBytes : (long?)null,
+                Duration = IsBound(nameof(DurationSec)) ? TimeSpan.FromSeconds(DurationSec) : (TimeSpan?)null,
+                Concurrency = mode == EchoTestMode.Concurrency ? Concurrency : 1,
+                Hold = TimeSpan.FromMilliseconds(HoldMs),
+                HalfClose = HalfClose,
+                NoDelay = NoDelay,
+                Timeout = TimeSpan.FromSeconds(TimeoutSec),
+            };
+            return options;
+        }
+
+        private static EchoTestMode ModeOf(string parameterSet)
+        {
+            switch (parameterSet)
+            {
+                case ContinuousSet: return EchoTestMode.Continuous;
+                case ThroughputSet: return EchoTestMode.Throughput;
+                case ConcurrencySet: return EchoTestMode.Concurrency;
+                default: return EchoTestMode.RoundTrip;
+            }
+        }
+
+        private static string Describe(EchoClientOptions o)
+        {
+            switch (o.Mode)
+            {
+                case EchoTestMode.Continuous:
+                    return $"one {o.MessageSize}-byte round trip every {o.Interval.TotalSeconds} s until Ctrl+C";
+                case EchoTestMode.Throughput:
+                    return $"streaming {(o.TotalBytes != null ? $"{o.TotalBytes} bytes" : "")}{(o.TotalBytes != null && o.Duration != null ? " or " : "")}{(o.Duration != null ? $"for {o.Duration.Value.TotalSeconds} s" : "")} in {o.MessageSize}-byte writes";
+                case EchoTestMode.Concurrency:
+                    return $"{o.Concurrency} clients at once, {o.MessageSize}-byte message each, holding {o.Hold.TotalMilliseconds} ms";
+                default:
+                    return $"{o.Count} round trips of {o.MessageSize} bytes after one warm-up{(o.Interval > TimeSpan.Zero ? $", {o.Interval.TotalSeconds} s apart" : "")}";
+            }
+        }
+
+        private bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
+
+        private byte[] ToBytes(object payload)
+        {
+            var value = payload is PSObject wrapped ? wrapped.BaseObject : payload;
+            byte[] bytes = null;
+            if (value is string text)
+                bytes = new UTF8Encoding(false).GetBytes(text);
+            else if (!LanguagePrimitives.TryConvertTo(value, out bytes))
+                bytes = null;
+            if (bytes == null || bytes.Length == 0 || bytes.Length > EchoClientOptions.MaxSize)
+                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidPayload",
+                    $"-Payload must be a non-empty string or byte array of at most {EchoClientOptions.MaxSize} bytes; got {(bytes == null ? $"a {value?.GetType().Name}" : $"{bytes.Length} bytes")}.",
+                    null));
+            return bytes;
+        }
+    }
+}

@@ -1,0 +1,158 @@
+<#
+.SYNOPSIS
+    Small misbehaving echo servers for the client tests, run on threads inside the test process.
+.DESCRIPTION
+    New-BrokenEchoServer -Behaviour FlipByte|DropTail|CloseEarly|Silent|Reset -Offset N starts one on 127.0.0.1 and a
+    free port ($server.Port); $server.Accepted counts its clients; $server.Dispose() stops it and closes them. Each client gets its own thread, so a
+    silent server stalls only its own client. The offset is a position in the client's byte stream:
+      FlipByte    echoes everything, with the byte at Offset inverted.
+      DropTail    echoes the bytes before Offset and swallows the rest, keeping the connection open.
+      CloseEarly  echoes the bytes before Offset, then closes its side (cleanly: no reset).
+      Silent      reads everything and never answers.
+      Reset       reads the bytes before Offset, then resets the connection.
+#>
+
+if (-not ('EchoPSTest.BrokenEchoServer' -as [type])) {
+    Add-Type -TypeDefinition @'
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+
+namespace EchoPSTest
+{
+    public sealed class BrokenEchoServer : IDisposable
+    {
+        private readonly Socket _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly List<Socket> _clients = new List<Socket>();
+        private readonly string _behaviour;
+        private readonly long _offset;
+
+        public BrokenEchoServer(string behaviour, long offset)
+        {
+            _behaviour = behaviour;
+            _offset = offset;
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(16);
+            Port = ((IPEndPoint)_listener.LocalEndPoint).Port;
+            new Thread(AcceptLoop) { IsBackground = true }.Start();
+        }
+
+        private int _accepted;
+
+        public int Port { get; private set; }
+        public int Accepted { get { return Volatile.Read(ref _accepted); } }
+        public string Behaviour { get { return _behaviour; } }
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            lock (_clients)
+            {
+                foreach (var client in _clients) client.Dispose();
+                _clients.Clear();
+            }
+        }
+
+        private void AcceptLoop()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = _listener.Accept();
+                    lock (_clients) _clients.Add(client);
+                    Interlocked.Increment(ref _accepted);
+                    new Thread(() => Serve(client)) { IsBackground = true }.Start();
+                }
+            }
+            catch (Exception) { /* listener closed: the server is stopping */ }
+        }
+
+        private void Serve(Socket client)
+        {
+            var buffer = new byte[64 * 1024];
+            long position = 0;
+            try
+            {
+                while (true)
+                {
+                    int n = client.Receive(buffer);
+                    if (n == 0) break;
+                    int keep = (int)Math.Max(0, Math.Min(n, _offset - position));
+                    switch (_behaviour)
+                    {
+                        case "FlipByte":
+                            if (_offset >= position && _offset < position + n) buffer[_offset - position] ^= 0xFF;
+                            Send(client, buffer, n);
+                            break;
+                        case "DropTail":
+                            Send(client, buffer, keep);
+                            break;
+                        case "CloseEarly":
+                            Send(client, buffer, keep);
+                            if (position + n >= _offset)
+                            {
+                                client.Shutdown(SocketShutdown.Send);
+                                while (client.Receive(buffer) > 0) { } // drain, so that closing sends no reset
+                                return;
+                            }
+                            break;
+                        case "Reset":
+                            if (position + n >= _offset)
+                            {
+                                client.LingerState = new LingerOption(true, 0);
+                                client.Close();
+                                return;
+                            }
+                            break;
+                        case "Silent":
+                            break;
+                    }
+                    position += n;
+                }
+            }
+            catch (Exception) { /* the client went away or the server is stopping */ }
+            finally
+            {
+                lock (_clients) _clients.Remove(client);
+                client.Dispose();
+            }
+        }
+
+        private static void Send(Socket client, byte[] buffer, int count)
+        {
+            int sent = 0;
+            while (sent < count) sent += client.Send(buffer, sent, count - sent, SocketFlags.None);
+        }
+    }
+}
+'@
+}
+
+function New-BrokenEchoServer {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FlipByte', 'DropTail', 'CloseEarly', 'Silent', 'Reset')] [string] $Behaviour,
+        [long] $Offset = 0
+    )
+    [EchoPSTest.BrokenEchoServer]::new($Behaviour, $Offset)
+}
+
+function New-FullBacklogListener {
+    # A listener that never accepts, its accept queue already full: the kernel drops further SYNs, so a connect
+    # gets no answer at all, as behind a firewall that drops packets.
+    $sockets = [System.Collections.Generic.List[System.Net.Sockets.Socket]]::new()
+    $listener = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
+    $sockets.Add($listener)
+    $listener.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, 0))
+    $listener.Listen(0)
+    $port = $listener.LocalEndPoint.Port
+    foreach ($i in 1..2) {
+        $filler = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
+        $sockets.Add($filler)
+        $null = $filler.ConnectAsync('127.0.0.1', $port).Wait(100)
+    }
+    [pscustomobject]@{ Port = $port; Sockets = $sockets } |
+        Add-Member -MemberType ScriptMethod -Name Dispose -Value { $this.Sockets | ForEach-Object Dispose } -PassThru
+}
