@@ -51,6 +51,8 @@ function Invoke-Build {
     Invoke-Native { dotnet build $project -c Release -nologo -v quiet -warnaserror } 'dotnet build'
     $output = Join-Path $RepoRoot 'src/EchoPS/bin/Release/netstandard2.0'
     Copy-Item (Join-Path $output 'EchoPS.dll') $ModuleDir -Force
+    # Help is generated from docs/help/*.md and the built cmdlets, in a fresh pwsh: this one may hold an older dll.
+    Invoke-Native { & $Pwsh -NoProfile -NonInteractive -File (Join-Path $RepoRoot 'build/New-Help.ps1') } 'Help generation'
 }
 
 function Get-PesterModulePath {

@@ -83,4 +83,21 @@ Describe 'Across a veth link between two network namespaces' {
         $connected = Get-Content $eventLog | ConvertFrom-Json | Where-Object { $_.Kind -in 'Connected', 1 }
         $connected.RemoteEndPoint | Should -BeLike "${clientIp}:*"
     }
+
+    It 'measures close to the rate of a link shaped to 10 Mbit/s, every byte intact' {
+        # tbf is what this kernel has (no netem): it paces the client's side of the link, so the echo comes back
+        # at the rate the requests go out.
+        Invoke-Ip netns exec $clientNs tc qdisc add dev "vc$PID" root tbf rate 10mbit burst 32kbit latency 100ms
+        try {
+            $json = Invoke-InClientNamespace "Test-EchoRoundTrip -Host $serverIp -Port $port -TotalBytes 3MB -TimeoutSec 20 | ConvertTo-Json -Compress"
+            $result = $json | ConvertFrom-Json
+            Write-Host ("    shaped link: {0:N3} MiB/s measured, {1:N3} MiB/s configured" -f $result.ThroughputMiBps, (10e6 / 8 / 1MB))
+            $result.BytesReceived | Should -Be 3MB
+            $result.Mismatches | Should -Be 0
+            # 10 Mbit/s is 1.19 MiB/s on the wire; TCP/IP headers take about 4% of it.
+            $result.ThroughputMiBps | Should -BeGreaterThan (0.7 * 10e6 / 8 / 1MB)
+            $result.ThroughputMiBps | Should -BeLessThan (1.1 * 10e6 / 8 / 1MB)
+        }
+        finally { Invoke-Ip netns exec $clientNs tc qdisc del dev "vc$PID" root }
+    }
 }

@@ -17,11 +17,13 @@ namespace EchoPS.Commands
         /// <summary>Gets only the servers with these ids.</summary>
         [Parameter(Mandatory = true, ParameterSetName = IdSet)]
         [Alias("ServerId")]
+        [ArgumentCompleter(typeof(Completion.RunningServerIdCompleter))]
         public int[] Id { get; set; }
 
         /// <summary>Gets only the servers listening on these ports.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
         [ValidateRange(0, 65535)]
+        [ArgumentCompleter(typeof(Completion.RunningServerPortCompleter))]
         public int[] Port { get; set; }
 
         /// <inheritdoc />

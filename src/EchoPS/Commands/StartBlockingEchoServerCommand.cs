@@ -33,6 +33,7 @@ namespace EchoPS.Commands
         /// <summary>The IP address to bind: 127.0.0.1 by default, 0.0.0.0 for all IPv4 interfaces, :: for IPv4 and IPv6.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(Completion.ListenAddressCompleter))]
         public string Address { get; set; } = IPAddress.Loopback.ToString();
 
         /// <summary>How many clients the kernel queues while one is served.</summary>

@@ -21,11 +21,13 @@ namespace EchoPS.Commands
         /// <summary>Stops the servers listening on these ports.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
         [ValidateRange(0, 65535)]
+        [ArgumentCompleter(typeof(Completion.RunningServerPortCompleter))]
         public int[] Port { get; set; }
 
         /// <summary>Stops the servers with these ids.</summary>
         [Parameter(Mandatory = true, ParameterSetName = IdSet)]
         [Alias("ServerId")]
+        [ArgumentCompleter(typeof(Completion.RunningServerIdCompleter))]
         public int[] Id { get; set; }
 
         /// <summary>Servers from Get-BlockingEchoServer, or jobs from Start-BlockingEchoServer -AsJob.</summary>
