@@ -656,7 +656,7 @@ $report = [ordered]@{
     machine = $machine; quick = [bool]$Quick; pinned_cpu = $Cpu; plan = $Plan; seconds = [math]::Round($benchWatch.Elapsed.TotalSeconds)
     summary = $rows; targets = $targets; samples = $samples; buffer_sweep = $sweep; queue_curve = $QueueCurve
     connection_cost = $connectionCost; syscalls = $Syscalls; perf_stat = $PerfStat; allocations = $allocations; stop_latency_ms = $stop; import_module = $import
-    skipped = $Skipped; failures = $Failures
+    skipped = $Skipped; failures = $Failures; started_pids = @($Started | ForEach-Object Id)
 }
 $report | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $OutDir 'bench.json')
 $rows | Export-Csv (Join-Path $OutDir 'bench.csv') -NoTypeInformation -UseQuotes AsNeeded
