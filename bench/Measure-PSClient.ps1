@@ -1,7 +1,8 @@
 <#
 .SYNOPSIS
     The PowerShell client of the bench: Test-EchoRoundTrip against each server, the same figures as the compiled
-    client where it has a mode for them (round trip, stream, concurrent clients). Prints one JSON array of samples.
+    client where it has a mode for them (round trip, stream, concurrent clients). Prints one JSON object: samples, and
+    failures (a server that fails one figure is still measured on the others).
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -18,31 +19,38 @@ $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
 
 $targets = foreach ($pair in $Server -split ',') { $name, $port = $pair -split '='; [pscustomobject]@{ Name = $name; Port = [int]$port } }
-function Get-Checked($Result, [string] $What) {
-    if (-not $Result.Success) { throw "Test-EchoRoundTrip $What failed: $($Result.Status) $($Result.Message)" }
-    $Result
-}
 $samples = [Collections.Generic.List[object]]::new()
-function Add-Sample([string] $ServerName, [string] $Figure, $Value) {
-    $samples.Add([ordered]@{ Server = $ServerName; Figure = $Figure; Value = $Value })
+$failures = [Collections.Generic.List[object]]::new()
+
+# Runs one Test-EchoRoundTrip against one server; returns the result, or records why it failed and returns nothing.
+function Invoke-Figure($Target, [string] $What, [hashtable] $Parameters) {
+    $result = Test-EchoRoundTrip 127.0.0.1 -Port $Target.Port @Parameters -ErrorAction SilentlyContinue -ErrorVariable failure
+    if ($result -and $result.Success) { return $result }
+    $why = if ($result) { "$($result.Status) $($result.Message)" } else { "$failure" }
+    $failures.Add([ordered]@{ Server = $Target.Name; What = "Test-EchoRoundTrip $What against $($Target.Name): $why" })
 }
 
+function Add-Sample($Target, [string] $Figure, $Value) {
+    $samples.Add([ordered]@{ Server = $Target.Name; Figure = $Figure; Value = $Value })
+}
+
+foreach ($target in $targets) { $null = Invoke-Figure $target 'warm-up' @{ Count = $Warmup; Size = $MessageSize } }
 foreach ($target in $targets) {
-    $null = Get-Checked (Test-EchoRoundTrip 127.0.0.1 -Port $target.Port -Count $Warmup -Size $MessageSize) 'warm-up'
+    if ($r = Invoke-Figure $target 'round trip' @{ Count = $Count; Size = $MessageSize }) {
+        Add-Sample $target 'rtt_p50_us' ($r.RttP50Ms * 1000)
+        Add-Sample $target 'rtt_p99_us' ($r.RttP99Ms * 1000)
+    }
 }
 foreach ($target in $targets) {
-    $r = Get-Checked (Test-EchoRoundTrip 127.0.0.1 -Port $target.Port -Count $Count -Size $MessageSize) 'round trip'
-    Add-Sample $target.Name 'rtt_p50_us' ($r.RttP50Ms * 1000)
-    Add-Sample $target.Name 'rtt_p99_us' ($r.RttP99Ms * 1000)
+    if ($r = Invoke-Figure $target 'stream' @{ TotalBytes = $StreamBytes; Size = $ChunkSize }) {
+        Add-Sample $target 'stream_mib_s' $r.ThroughputMiBps
+    }
 }
 foreach ($target in $targets) {
-    $r = Get-Checked (Test-EchoRoundTrip 127.0.0.1 -Port $target.Port -TotalBytes $StreamBytes -Size $ChunkSize) 'stream'
-    Add-Sample $target.Name 'stream_mib_s' $r.ThroughputMiBps
+    if ($r = Invoke-Figure $target 'concurrency' @{ Concurrency = 3; HoldMs = $HoldMs }) {
+        $waits = @($r.Clients | ForEach-Object WaitMs | Sort-Object)
+        Add-Sample $target 'wait2_ms' $waits[1]
+        Add-Sample $target 'wait3_ms' $waits[2]
+    }
 }
-foreach ($target in $targets) {
-    $r = Get-Checked (Test-EchoRoundTrip 127.0.0.1 -Port $target.Port -Concurrency 3 -HoldMs $HoldMs) 'concurrency'
-    $waits = @($r.Clients | ForEach-Object WaitMs | Sort-Object)
-    Add-Sample $target.Name 'wait2_ms' $waits[1]
-    Add-Sample $target.Name 'wait3_ms' $waits[2]
-}
-ConvertTo-Json -InputObject $samples -Compress
+ConvertTo-Json -InputObject ([ordered]@{ samples = $samples; failures = $failures }) -Compress -Depth 4

@@ -258,13 +258,17 @@ function Measure-Placement([string] $Placement, [System.Collections.Generic.List
                 }
             }
             # The PowerShell client, a fresh pwsh per round, against the same servers in the same order.
-            $psSamples = Invoke-Tolerant 'Test-EchoRoundTrip' "$Placement Test-EchoRoundTrip round $round" {
+            $psRun = Invoke-Tolerant 'Test-EchoRoundTrip' "$Placement Test-EchoRoundTrip round $round" {
                 Invoke-BenchScript 'Measure-PSClient.ps1' @{ ModulePath = $ModulePath
                     Server = @($peers | ForEach-Object { "$($_.Name)=$($_.Port)" }); Count = $Plan.RttCount; Warmup = $Plan.RttWarmup
                     MessageSize = $MessageSize; StreamBytes = $Plan.StreamBytes; ChunkSize = $ChunkSize; HoldMs = $Plan.Hold } $pinned
             }
-            foreach ($s in @($psSamples)) {
-                $Samples.Add([pscustomobject]@{ Placement = $Placement; Server = $s.Server; Client = 'Test-EchoRoundTrip'; Round = $round; Figure = $s.Figure; Value = $s.Value })
+            if ($psRun) {
+                foreach ($s in $psRun.samples) {
+                    $Samples.Add([pscustomobject]@{ Placement = $Placement; Server = $s.Server; Client = 'Test-EchoRoundTrip'; Round = $round; Figure = $s.Figure; Value = $s.Value })
+                }
+                # A server's failure is that server's, even when the PowerShell client saw it.
+                foreach ($f in $psRun.failures) { Add-Failure $f.Server "$Placement round ${round}: $($f.What)" }
             }
         }
         Write-Progress -Activity "Bench ($Placement)" -Completed
@@ -314,32 +318,32 @@ function Measure-BufferSweep {
 }
 
 # Where EchoPS's per-connection time goes (pinned): the same server with its events formatted and written (as users
-# run it), discarded in the pipeline, or kept in a job (the engine alone), against the C server.
+# run it), discarded in the pipeline, or kept in a job (the engine alone). One variant runs at a time, alternating
+# with the C server, so no other pwsh shares the pinned CPU.
 function Measure-ConnectionCost {
-    $variants = @(@{ Name = 'C'; Events = 'Formatted' }, @{ Name = 'EchoPS'; Events = 'Formatted' },
-        @{ Name = 'EchoPS'; Events = 'Discarded' }, @{ Name = 'EchoPS'; Events = 'Job' })
-    if ($Quick) { $variants = $variants[0, 3] }
-    $peers = @()
+    $variants = if ($Quick) { @('Job') } else { @('Formatted', 'Discarded', 'Job') }
+    $baseline = $null
     try {
-        foreach ($variant in $variants) {
-            $peer = Start-EchoPeer -Name $variant.Name -Pinned $true -Events $variant.Events
-            $peer | Add-Member Events $variant.Events
-            $peers += $peer
-            $null = Invoke-EchoClient conns $peer.Port @($Plan.Conns) $true
-        }
-        foreach ($peer in $peers) { Wait-Idle $peer.Process.Id }
-        foreach ($round in 1..$Plan.Rounds) {
-            foreach ($peer in $peers) {
-                Invoke-Tolerant $peer.Name "connection cost of $($peer.Name) ($($peer.Events))" {
-                    $r = Invoke-EchoClient conns $peer.Port @($Plan.Conns) $true
-                    [pscustomobject]@{ Server = $peer.Name; Events = $peer.Events; Round = $round; ConnsPerSecond = $r.per_second }
+        $baseline = Start-EchoPeer -Name 'C' -Pinned $true
+        foreach ($events in $variants) {
+            $peer = $null
+            try {
+                $peer = Start-EchoPeer -Name 'EchoPS' -Pinned $true -Events $events
+                Invoke-Tolerant 'EchoPS' "connection cost with events $events" {
+                    $null = Invoke-EchoClient conns $peer.Port @($Plan.Conns) $true
+                    Wait-Idle $peer.Process.Id
+                    foreach ($round in 1..$Plan.Rounds) {
+                        foreach ($target in $baseline, $peer) {
+                            $r = Invoke-EchoClient conns $target.Port @($Plan.Conns) $true
+                            [pscustomobject]@{ Server = $target.Name; Events = ($target.Name -eq 'C' ? "(beside $events)" : $events); Round = $round; ConnsPerSecond = $r.per_second }
+                        }
+                    }
                 }
             }
+            finally { Stop-EchoPeer $peer }
         }
     }
-    finally {
-        foreach ($peer in $peers) { Stop-EchoPeer $peer }
-    }
+    finally { Stop-EchoPeer $baseline }
 }
 
 function Wait-Traced([int] $ProcessId) {
@@ -584,7 +588,7 @@ set ylabel 'messages (%) per 0.5 us (log scale)'
 set logscale y
 set yrange [0.001:100]
 set xrange [0:$xMax]
-plot '$raw/histogram.dat' index 0 with steps lw 2 title 'C blocking server', '' index 1 with steps lw 2 title 'socat (fork)', '' index 2 with steps lw 2 title 'EchoPS'
+plot '$raw/histogram.dat' index 0 with steps lw 2 lc rgb '#9400d3' title 'C blocking server', '' index 1 with steps lw 2 lc rgb '#009e73' title 'socat (fork)', '' index 2 with steps lw 2 lc rgb '#1f77b4' title 'EchoPS'
 set output '$out/queue-wait.png'
 set title 'Queue wait of the last of N concurrent clients, each holding the server $($Plan.Hold) ms (pinned)'
 set xlabel 'concurrent clients'
@@ -593,7 +597,8 @@ unset logscale y
 set autoscale y
 set autoscale x
 set xtics 1
-plot '$raw/queue.dat' index 0 with linespoints lw 2 title 'C blocking server', '' index 1 with linespoints lw 2 title 'socat (fork: no queue)', '' index 2 with linespoints lw 2 title 'EchoPS', (x-1)*$($Plan.Hold) with lines dt 2 title '(N-1) x hold'
+set key top left
+plot '$raw/queue.dat' index 0 with linespoints lw 2 lc rgb '#9400d3' title 'C blocking server', '' index 1 with linespoints lw 2 lc rgb '#009e73' title 'socat (fork: no queue)', '' index 2 with linespoints lw 2 lc rgb '#1f77b4' title 'EchoPS', (x-1)*$($Plan.Hold) with lines dt 2 lc rgb '#888888' title '(N-1) x hold'
 set output '$out/throughput-buffer.png'
 set title 'Streamed throughput against server buffer size (64 KiB client writes, pinned)'
 set xlabel 'server buffer (KiB)'
@@ -601,7 +606,8 @@ set ylabel 'MiB/s'
 set logscale x 2
 set xtics auto
 set yrange [0:*]
-plot '$raw/sweep.dat' index 0 with linespoints lw 2 title 'C blocking server', '' index 1 with linespoints lw 2 title 'EchoPS -BufferSize'
+set key bottom right
+plot '$raw/sweep.dat' index 0 with linespoints lw 2 lc rgb '#9400d3' title 'C blocking server (classic: 4 KiB)', '' index 1 with linespoints lw 2 lc rgb '#1f77b4' title 'EchoPS -BufferSize (default: 64 KiB)'
 "@
     $script | Set-Content (Join-Path $RawDir 'charts.gp')
     & gnuplot (Join-Path $RawDir 'charts.gp') 2> (Join-Path $RawDir 'gnuplot.err')
@@ -664,9 +670,9 @@ $rows | Export-Csv (Join-Path $OutDir 'bench.csv') -NoTypeInformation -UseQuotes
 Show-Table $rows
 Write-Host 'Targets (EchoPS against the C server, same run):'
 $targets | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
-Write-Host 'Syscalls per echo (strace -c -f, unpinned, round-trip run):'
-$Syscalls | Where-Object Run -eq 'rtt' | Where-Object PerUnit -ge 0.01 | Sort-Object Server, { -$_.Calls } |
-    Format-Table Server, Syscall, Calls, Errors, PerUnit -AutoSize | Out-String -Width 200 | Write-Host
+Write-Host 'Syscalls per echo (rtt run) and per connection (conns run), strace -c -f of the server, unpinned:'
+$Syscalls | Where-Object PerUnit -ge 0.01 | Sort-Object Run, Server, { -$_.Calls } |
+    Format-Table Run, Server, Syscall, Calls, Errors, PerUnit -AutoSize | Out-String -Width 200 | Write-Host
 Write-Host 'perf stat per echo (pinned):'
 $PerfStat | Format-Table Server, CpuUsPerEcho, SwitchesPerEcho, HardwareCounters -AutoSize | Out-String -Width 200 | Write-Host
 Write-Host 'Connections per second by where EchoPS events go (pinned, median of rounds):'
