@@ -155,7 +155,6 @@ function Get-PeakMiB([int] $ProcessId) {
 # just ran a warm-up keeps compiling in the background, and on the pinned CPU that would be measured as ours.
 function Wait-Idle([int] $ProcessId) {
     if ($Quick) { return } # a smoke run checks that every part works, not the figures
-    $watch = [Diagnostics.Stopwatch]::StartNew()
     $deadline = [DateTime]::UtcNow.AddSeconds(20)
     $quiet = 0
     $last = $null
@@ -167,8 +166,6 @@ function Wait-Idle([int] $ProcessId) {
         $last = $ticks
         Start-Sleep -Milliseconds 250
     }
-    # The busy time before the two quiet samples that ended the wait.
-    [math]::Max(0, $watch.Elapsed.TotalMilliseconds - 500)
 }
 
 function Stop-EchoPeer($Peer) {
@@ -246,7 +243,7 @@ function Measure-Placement([string] $Placement, [System.Collections.Generic.List
                 $null = Invoke-EchoClient stream $peer.Port @(8MB, $ChunkSize) $pinned
             }
         }
-        foreach ($peer in $peers) { $null = Wait-Idle $peer.Process.Id }
+        foreach ($peer in $peers) { Wait-Idle $peer.Process.Id }
         foreach ($round in 1..$Plan.Rounds) {
             Write-Progress -Activity "Bench ($Placement)" -Status "round $round of $($Plan.Rounds)" -PercentComplete (100 * ($round - 1) / $Plan.Rounds)
             foreach ($figure in $ClientFigures) {
@@ -259,10 +256,9 @@ function Measure-Placement([string] $Placement, [System.Collections.Generic.List
                         }
                     }
                     if ($figure.Mode -eq 'conns' -and $peer.Name -eq 'EchoPS') {
-                        # The foreground server's events are formatted as fast as they come, or later: after a burst of
-                        # connections the formatter may still be writing. That tail would be charged to the next server.
-                        $drain = Wait-Idle $peer.Process.Id
-                        $Samples.Add([pscustomobject]@{ Placement = $Placement; Server = $peer.Name; Client = 'echo_client'; Round = $round; Figure = 'event_drain_ms'; Value = $drain })
+                        # After a burst of connections the foreground server may still be formatting and writing its
+                        # events: that tail would otherwise be charged to the next server measured.
+                        Wait-Idle $peer.Process.Id
                     }
                 }
             }
@@ -315,7 +311,7 @@ function Measure-BufferSweep {
                     $peer = Start-EchoPeer -Name $name -Pinned $true -BufferSize $size
                     Invoke-Tolerant $name "stream with a $size-byte buffer against $name" {
                         $null = Invoke-EchoClient stream $peer.Port @(8MB, $ChunkSize) $true
-                        $null = Wait-Idle $peer.Process.Id
+                        Wait-Idle $peer.Process.Id
                         $r = Invoke-EchoClient stream $peer.Port @($Plan.StreamBytes, $ChunkSize) $true
                         [pscustomobject]@{ Server = $name; BufferSize = $size; Round = $round; MiBps = $r.mib_per_s }
                     }
@@ -340,11 +336,11 @@ function Measure-ConnectionCost {
                 $peer = Start-EchoPeer -Name 'EchoPS' -Pinned $true -Events $events
                 Invoke-Tolerant 'EchoPS' "connection cost with events $events" {
                     $null = Invoke-EchoClient conns $peer.Port @($Plan.Conns) $true
-                    $null = Wait-Idle $peer.Process.Id
+                    Wait-Idle $peer.Process.Id
                     foreach ($round in 1..$Plan.Rounds) {
                         foreach ($target in $baseline, $peer) {
                             $r = Invoke-EchoClient conns $target.Port @($Plan.Conns) $true
-                            if ($target -eq $peer) { $null = Wait-Idle $peer.Process.Id }
+                            if ($target -eq $peer) { Wait-Idle $peer.Process.Id }
                             [pscustomobject]@{ Server = $target.Name; Events = ($target.Name -eq 'C' ? "(beside $events)" : $events); Round = $round; ConnsPerSecond = $r.per_second }
                         }
                     }
@@ -377,7 +373,7 @@ function Measure-Syscalls($Peers) {
         foreach ($run in @(@{ Kind = 'rtt'; Arguments = @($Plan.TraceEchoes, $MessageSize, 0); Units = $Plan.TraceEchoes },
                 @{ Kind = 'conns'; Arguments = @($Plan.TraceConns); Units = $Plan.TraceConns })) {
             Invoke-Tolerant $peer.Name "strace of $($peer.Name) over a $($run.Kind) run" {
-                $null = Wait-Idle $peer.Process.Id
+                Wait-Idle $peer.Process.Id
                 $file = Join-Path $RawDir "strace-$($peer.Name)-$($run.Kind).txt"
                 $tracer = Start-Process strace -ArgumentList "-c -f -o `"$file`" -p $($peer.Process.Id)" -PassThru -RedirectStandardError "$file.err"
                 $Started.Add($tracer)
@@ -413,7 +409,7 @@ function Measure-PerfStat($Peers) {
 }
 
 function Measure-PerfStatOf($Peer) {
-    $null = Wait-Idle $Peer.Process.Id
+    Wait-Idle $Peer.Process.Id
     $file = Join-Path $RawDir "perf-$($Peer.Name).csv"
     $events = 'task-clock,context-switches,cpu-migrations,page-faults,cycles,instructions'
     $perf = Start-Process perf -ArgumentList "stat -x ; -e $events -o `"$file`" -p $($Peer.Process.Id)" -PassThru -RedirectStandardError "$file.err"
@@ -477,7 +473,7 @@ function Format-Cell($Value, $Ratio, [string] $Format = '0.0') {
 }
 
 function New-SummaryRows($Samples) {
-    $figures = 'rtt_p50_us', 'rtt_p99_us', 'stream_mib_s', 'conns_per_s', 'wait2_ms', 'wait3_ms', 'peak_mib', 'event_drain_ms'
+    $figures = 'rtt_p50_us', 'rtt_p99_us', 'stream_mib_s', 'conns_per_s', 'wait2_ms', 'wait3_ms', 'peak_mib'
     foreach ($placement in $Placements) {
         $clients = @($Samples | Where-Object Placement -eq $placement | ForEach-Object Client | Select-Object -Unique)
         foreach ($client in $clients) {
@@ -694,8 +690,6 @@ Write-Host 'Throughput against buffer size (MiB/s, pinned):'
 $sweep | Group-Object Server, BufferSize | ForEach-Object {
     [pscustomobject]@{ Server = $_.Group[0].Server; BufferKiB = $_.Group[0].BufferSize / 1KB; MiBps = [math]::Round((Get-Median @($_.Group.MiBps))) }
 } | Format-Table -AutoSize | Out-String | Write-Host
-$drain = $rows | Where-Object { $_.Server -eq 'EchoPS' -and $null -ne $_.event_drain_ms }
-foreach ($row in $drain) { Write-Host ("EchoPS ({0}): its formatted events were still being written about {1:0} ms after a burst of {2} connections ended." -f $row.Placement, $row.event_drain_ms, $Plan.Conns) }
 Write-Host ("EchoPS heap bytes: {0:0.###} per echo, {1:0} per connection, {2:0.#} per MiB streamed." -f $allocations.bytes_per_echo, $allocations.bytes_per_connection, $allocations.bytes_per_mib_streamed)
 Write-Host ("Import-Module EchoPS: {0} ms cold, {1} ms after another module; pwsh alone {2} ms, with the import {3} ms." -f $import.ColdMs, $import.OwnMs, $import.PwshBareMs, $import.PwshWithImportMs)
 foreach ($note in $Skipped) { Write-Warning "Skipped $note" }
