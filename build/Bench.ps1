@@ -74,7 +74,7 @@ function Write-Step([string] $Text) { Write-Host "[$([DateTime]::Now.ToString('H
 function Install-BenchTool {
     # command -> Debian package
     $needed = [ordered]@{ gcc = 'gcc'; socat = 'socat'; gnuplot = 'gnuplot-nox'; strace = 'strace'; perf = 'linux-perf'; taskset = 'util-linux' }
-    $missing = @($needed.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction SilentlyContinue) })
+    $missing = @($needed.Keys | Where-Object { -not (Test-Tool $_) })
     if ($missing.Count -eq 0) { return }
     $packages = $missing | ForEach-Object { $needed[$_] }
     Write-Step "Installing $($packages -join ', ') with apt-get..."
@@ -85,7 +85,7 @@ function Install-BenchTool {
         if ($useSudo) { & sudo -E apt-get @arguments *>> $log } else { & apt-get @arguments *>> $log }
     }
     foreach ($tool in $missing) {
-        if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) {
+        if (-not (Test-Tool $tool)) {
             if ($tool -in 'gcc', 'taskset') { throw "The bench needs $tool and apt-get could not install it (see $RawDir/apt.log)." }
             Write-Warning "$tool could not be installed (see $RawDir/apt.log): the parts that need it are skipped."
         }
@@ -372,7 +372,8 @@ function Measure-Syscalls($Peers) {
     foreach ($peer in $Peers) {
         foreach ($run in @(@{ Kind = 'rtt'; Arguments = @($Plan.TraceEchoes, $MessageSize, 0); Units = $Plan.TraceEchoes },
                 @{ Kind = 'conns'; Arguments = @($Plan.TraceConns); Units = $Plan.TraceConns })) {
-            Invoke-Tolerant $peer.Name "strace of $($peer.Name) over a $($run.Kind) run" {
+            # A tracer that cannot attach (no ptrace in a container) is the tool's failure, not the server's.
+            Invoke-Tolerant 'strace' "strace of $($peer.Name) over a $($run.Kind) run" {
                 Wait-Idle $peer.Process.Id
                 $file = Join-Path $RawDir "strace-$($peer.Name)-$($run.Kind).txt"
                 $tracer = Start-Process strace -ArgumentList "-c -f -o `"$file`" -p $($peer.Process.Id)" -PassThru -RedirectStandardError "$file.err"
@@ -404,7 +405,7 @@ function Read-StraceSummary([string] $File) {
 function Measure-PerfStat($Peers) {
     if (-not (Test-Tool perf)) { $Skipped.Add('perf stat: not installed'); return }
     foreach ($peer in $Peers) {
-        Invoke-Tolerant $peer.Name "perf stat of $($peer.Name)" { Measure-PerfStatOf $peer }
+        Invoke-Tolerant 'perf' "perf stat of $($peer.Name)" { Measure-PerfStatOf $peer }
     }
 }
 

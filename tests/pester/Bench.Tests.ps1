@@ -66,7 +66,11 @@ Describe 'Bench -Quick' -Skip:(-not $IsLinux) {
     }
 
     It 'counts one read and one write per echo for the C baseline and EchoPS (strace)' {
-        if ($Report.skipped -match 'strace') { Set-ItResult -Skipped -Because "strace could not be installed: $($Report.skipped)"; return }
+        $traceFailures = @($Report.failures | Where-Object Who -eq 'strace')
+        if ($Report.skipped -match 'strace' -or $traceFailures) {
+            Set-ItResult -Skipped -Because "strace was not installed or could not attach: $($Report.skipped) $($traceFailures.What)"
+            return
+        }
         foreach ($server in 'C', 'EchoPS') {
             $calls = @($Report.syscalls | Where-Object { $_.Server -eq $server -and $_.Run -eq 'rtt' })
             $reads = ($calls | Where-Object Syscall -in 'read', 'recvfrom', 'recvmsg' | Measure-Object PerUnit -Sum).Sum
