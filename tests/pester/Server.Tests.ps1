@@ -94,7 +94,7 @@ Describe 'One client at a time' {
             # The second client's connect succeeded (the kernel queued it in the backlog), but nobody reads it.
             $second.GetStream().Write([byte[]](7, 8, 9), 0, 3)
             Test-DataArrives -Client $second -WithinMs 500 | Should -BeFalse
-            (Get-BlockingEchoServer -Port $port).CurrentClient.Port | Should -Be $first.Client.LocalEndPoint.Port
+            (Get-BlockingEchoServer -Port $port).CurrentClient | Should -Be $first.Client.LocalEndPoint.ToString()
 
             $first.Dispose()
             $back = Read-Exactly -Stream $second.GetStream() -Count 3
@@ -163,7 +163,7 @@ Describe 'Events' {
             $events[2].Reason | Should -Be 'ClientClosed'
             $events[2].BytesReceived | Should -Be 14
             $events[2].BytesEchoed | Should -Be 14
-            $events[2].Duration | Should -BeGreaterThan ([TimeSpan]::Zero)
+            $events[2].DurationMs | Should -BeGreaterThan 0
             $events[3].ClientsServed | Should -Be 1
             $events | ForEach-Object { $_.Timestamp | Should -BeOfType [DateTimeOffset] }
             ($events | ConvertTo-Json -Depth 3) | Should -Not -Match 'secret-payload'
@@ -288,6 +288,9 @@ Describe 'Binding' {
         $null = Invoke-Echo -Client $client -Bytes ([byte[]](1))
         $job | Remove-Job -Force   # the server closes first, so its side of the connection waits in TIME_WAIT
         $client.Dispose()
+        if (Get-Command ss -ErrorAction SilentlyContinue) {
+            Wait-Until { ss -Htan state time-wait "( sport = :$port )" } -TimeoutMs 2000 | Should -BeTrue -Because 'the test needs a connection in TIME_WAIT on the port'
+        }
         $again = Start-BlockingEchoServer -Port $port -AsJob
         try { $again.Port | Should -Be $port }
         finally { $again | Remove-Job -Force }
@@ -341,6 +344,15 @@ Describe 'Bad input' {
             { Start-BlockingEchoServer -Port $port } | Should -Throw -ErrorId 'PortInUse,EchoPS.Commands.StartBlockingEchoServerCommand'
         }
         finally { $holder.Stop() }
+    }
+
+    It 'refuses a second server on a port another server holds' {
+        $first = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            { Start-BlockingEchoServer -Port $first.Port -AsJob } | Should -Throw -ErrorId 'PortInUse,EchoPS.Commands.StartBlockingEchoServerCommand'
+            @(Get-BlockingEchoServer | Where-Object Port -EQ $first.Port) | Should -HaveCount 1
+        }
+        finally { $first | Remove-Job -Force }
     }
 
     It 'rejects buffer size <BufferSize> and backlog <Backlog> out of range' -TestCases @(

@@ -154,7 +154,7 @@ namespace EchoPS.Commands
 
         private void WarnIfExposed(BlockingEchoServer server)
         {
-            var address = server.Address;
+            var address = server.Options.Address;
             if (IPAddress.IsLoopback(address) || server.Options.AllowList.Count > 0)
                 return;
             var reach = address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
