@@ -172,6 +172,38 @@ Describe 'Events' {
     }
 }
 
+Describe 'Output that cannot keep up' {
+    It 'drops and counts events rather than queueing without bound, and keeps serving' {
+        $before = @(Get-BlockingEchoServer | ForEach-Object Id)
+        $gate = [System.Threading.ManualResetEvent]::new($false)
+        $ps = [powershell]::Create()
+        try {
+            $ps.Runspace.SessionStateProxy.SetVariable('gate', $gate)
+            # The consumer stalls on the first event until the test opens the gate, as a slow console would.
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Port 0 | ForEach-Object { if (`$_.Kind -eq 'Listening') { `$null = `$gate.WaitOne(60000) }; `$_ }")
+            $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+            $null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]$null, $output)
+            Wait-Until { @(Get-BlockingEchoServer | Where-Object Id -NotIn $before).Count -eq 1 } | Should -BeTrue
+            $server = Get-BlockingEchoServer | Where-Object Id -NotIn $before
+            # 6,000 sessions are 12,000 Connected and Disconnected events: more than the queue's 10,000.
+            for ($i = 0; $i -lt 6000; $i++) { (New-TestClient -Port $server.Port).Dispose() }
+            Wait-Until { $server.ClientsServed -ge 6000 } -TimeoutMs 10000 | Should -BeTrue
+            $gate.Set()
+            Wait-Until { $ps.Streams.Warning.Count -ge 1 } | Should -BeTrue
+            "$($ps.Streams.Warning[0])" | Should -Match '^\d+ events were not shown'
+            $dropped = [int]("$($ps.Streams.Warning[0])" -replace ' .*')
+            $dropped | Should -BeGreaterThan 0
+            Wait-Until { $output.Count -ge 12001 - $dropped } | Should -BeTrue
+            $output.Count | Should -Be (12001 - $dropped) -Because 'every event is either shown or counted'
+        }
+        finally {
+            $ps.Stop()
+            $ps.Dispose()
+            $gate.Dispose()
+        }
+    }
+}
+
 Describe 'Stopping' {
     It 'stops a foreground server on Ctrl+C (runspace Stop) within a second while a client is connected' {
         $before = @(Get-BlockingEchoServer | ForEach-Object Id)
