@@ -88,8 +88,8 @@ Describe 'Format views' {
         [EchoPS.Formatting.DisplayFormat]::Bytes(512) | Should -Be '512 B'
         [EchoPS.Formatting.DisplayFormat]::Bytes(1536) | Should -Be ((1.5).ToString('0.0') + ' KiB')
         [EchoPS.Formatting.DisplayFormat]::Bytes(5MB) | Should -Be ((5).ToString('0.0') + ' MiB')
-        [EchoPS.Formatting.DisplayFormat]::Milliseconds([timespan]::FromTicks(420)) | Should -Be (0.042).ToString('0.000')
-        [EchoPS.Formatting.DisplayFormat]::Milliseconds([timespan]::FromMilliseconds(123.45)) | Should -Be (123.5).ToString('0.0')
+        [EchoPS.Formatting.DisplayFormat]::Milliseconds(0.042) | Should -Be (0.042).ToString('0.000')
+        [EchoPS.Formatting.DisplayFormat]::Milliseconds(123.45) | Should -Be (123.5).ToString('0.0')
         [EchoPS.Formatting.DisplayFormat]::Milliseconds($null) | Should -Be ''
     }
 }

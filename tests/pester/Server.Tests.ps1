@@ -94,7 +94,7 @@ Describe 'One client at a time' {
             # The second client's connect succeeded (the kernel queued it in the backlog), but nobody reads it.
             $second.GetStream().Write([byte[]](7, 8, 9), 0, 3)
             Test-DataArrives -Client $second -WithinMs 500 | Should -BeFalse
-            (Get-BlockingEchoServer -Port $port).CurrentClient.Port | Should -Be $first.Client.LocalEndPoint.Port
+            (Get-BlockingEchoServer -Port $port).CurrentClient | Should -Be $first.Client.LocalEndPoint.ToString()
 
             $first.Dispose()
             $back = Read-Exactly -Stream $second.GetStream() -Count 3
@@ -163,12 +163,44 @@ Describe 'Events' {
             $events[2].Reason | Should -Be 'ClientClosed'
             $events[2].BytesReceived | Should -Be 14
             $events[2].BytesEchoed | Should -Be 14
-            $events[2].Duration | Should -BeGreaterThan ([TimeSpan]::Zero)
+            $events[2].DurationMs | Should -BeGreaterThan 0
             $events[3].ClientsServed | Should -Be 1
             $events | ForEach-Object { $_.Timestamp | Should -BeOfType [DateTimeOffset] }
             ($events | ConvertTo-Json -Depth 3) | Should -Not -Match 'secret-payload'
         }
         finally { $job | Remove-Job -Force }
+    }
+}
+
+Describe 'Output that cannot keep up' {
+    It 'drops and counts events rather than queueing without bound, and keeps serving' {
+        $before = @(Get-BlockingEchoServer | ForEach-Object Id)
+        $gate = [System.Threading.ManualResetEvent]::new($false)
+        $ps = [powershell]::Create()
+        try {
+            $ps.Runspace.SessionStateProxy.SetVariable('gate', $gate)
+            # The consumer stalls on the first event until the test opens the gate, as a slow console would.
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Port 0 | ForEach-Object { if (`$_.Kind -eq 'Listening') { `$null = `$gate.WaitOne(60000) }; `$_ }")
+            $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+            $null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]$null, $output)
+            Wait-Until { @(Get-BlockingEchoServer | Where-Object Id -NotIn $before).Count -eq 1 } | Should -BeTrue
+            $server = Get-BlockingEchoServer | Where-Object Id -NotIn $before
+            # 6,000 sessions are 12,000 Connected and Disconnected events: more than the queue's 10,000.
+            for ($i = 0; $i -lt 6000; $i++) { (New-TestClient -Port $server.Port).Dispose() }
+            Wait-Until { $server.ClientsServed -ge 6000 } -TimeoutMs 10000 | Should -BeTrue
+            $gate.Set()
+            Wait-Until { $ps.Streams.Warning.Count -ge 1 } | Should -BeTrue
+            "$($ps.Streams.Warning[0])" | Should -Match '^\d+ events were not shown'
+            $dropped = [int]("$($ps.Streams.Warning[0])" -replace ' .*')
+            $dropped | Should -BeGreaterThan 0
+            Wait-Until { $output.Count -ge 12001 - $dropped } | Should -BeTrue
+            $output.Count | Should -Be (12001 - $dropped) -Because 'every event is either shown or counted'
+        }
+        finally {
+            $ps.Stop()
+            $ps.Dispose()
+            $gate.Dispose()
+        }
     }
 }
 
@@ -288,6 +320,9 @@ Describe 'Binding' {
         $null = Invoke-Echo -Client $client -Bytes ([byte[]](1))
         $job | Remove-Job -Force   # the server closes first, so its side of the connection waits in TIME_WAIT
         $client.Dispose()
+        if (Get-Command ss -ErrorAction SilentlyContinue) {
+            Wait-Until { ss -Htan state time-wait "( sport = :$port )" } -TimeoutMs 2000 | Should -BeTrue -Because 'the test needs a connection in TIME_WAIT on the port'
+        }
         $again = Start-BlockingEchoServer -Port $port -AsJob
         try { $again.Port | Should -Be $port }
         finally { $again | Remove-Job -Force }
@@ -341,6 +376,15 @@ Describe 'Bad input' {
             { Start-BlockingEchoServer -Port $port } | Should -Throw -ErrorId 'PortInUse,EchoPS.Commands.StartBlockingEchoServerCommand'
         }
         finally { $holder.Stop() }
+    }
+
+    It 'refuses a second server on a port another server holds' {
+        $first = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            { Start-BlockingEchoServer -Port $first.Port -AsJob } | Should -Throw -ErrorId 'PortInUse,EchoPS.Commands.StartBlockingEchoServerCommand'
+            @(Get-BlockingEchoServer | Where-Object Port -EQ $first.Port) | Should -HaveCount 1
+        }
+        finally { $first | Remove-Job -Force }
     }
 
     It 'rejects buffer size <BufferSize> and backlog <Backlog> out of range' -TestCases @(

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
@@ -154,7 +153,7 @@ namespace EchoPS.Commands
 
         private void WarnIfExposed(BlockingEchoServer server)
         {
-            var address = server.Address;
+            var address = server.Options.Address;
             if (IPAddress.IsLoopback(address) || server.Options.AllowList.Count > 0)
                 return;
             var reach = address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
@@ -188,9 +187,9 @@ namespace EchoPS.Commands
         private void RunInForeground(EchoServerOptions options)
         {
             // Events arrive on the server thread; only this (the pipeline) thread may write them out.
-            using (var events = new BlockingCollection<EchoServerEvent>())
+            using (var events = new ServerEventQueue())
             {
-                _server = new BlockingEchoServer(options, e => events.Add(e));
+                _server = new BlockingEchoServer(options, events.Post);
                 try
                 {
                     _server.Start();
@@ -208,7 +207,16 @@ namespace EchoPS.Commands
                     while (true)
                     {
                         if (!events.TryTake(out var e, EventPoll))
+                        {
+                            // The Stopped event may have been one of the dropped ones: the server's end also ends this loop.
+                            if (_server.Finished.WaitOne(0) && events.IsEmpty)
+                                break;
                             continue;
+                        }
+                        var dropped = events.TakeDroppedCount();
+                        if (dropped > 0)
+                            WriteWarning($"{dropped} events were not shown: the output could not keep up with the server. " +
+                                "The server's counters (Get-BlockingEchoServer) still include them.");
                         if (e.Kind == EchoServerEventKind.Error)
                             WriteError(EchoErrors.ServerFailure(e));
                         else

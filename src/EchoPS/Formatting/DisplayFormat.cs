@@ -30,11 +30,11 @@ namespace EchoPS.Formatting
         /// A duration in milliseconds with the precision that matters at its size: "0.042" under 10 ms (a loopback
         /// round trip), "12.3" under a second, "4,567" beyond; empty for no duration.
         /// </summary>
-        public static string Milliseconds(TimeSpan? duration)
+        public static string Milliseconds(double? milliseconds)
         {
-            if (duration == null)
+            if (milliseconds == null)
                 return string.Empty;
-            double ms = duration.Value.TotalMilliseconds;
+            double ms = milliseconds.Value;
             string format = ms < 10 ? "0.000" : ms < 1000 ? "0.0" : "#,0";
             return ms.ToString(format, CultureInfo.CurrentCulture);
         }

@@ -1,6 +1,5 @@
 using System;
 using System.Management.Automation;
-using System.Net;
 using EchoPS.Commands;
 using EchoPS.Server;
 
@@ -26,14 +25,14 @@ namespace EchoPS.Jobs
         /// <summary>The server's id (not the job's): what Get- and Stop-BlockingEchoServer -Id take.</summary>
         public int ServerId => _server.Id;
 
-        /// <summary>The bound address.</summary>
-        public IPAddress Address => _server.Address;
+        /// <summary>The bound address, as text.</summary>
+        public string Address => _server.Address;
 
         /// <summary>The bound port, also when 0 (a free port) was asked for.</summary>
         public int Port => _server.Port;
 
         /// <inheritdoc />
-        public override string Location => _server?.LocalEndPoint?.ToString() ?? string.Empty;
+        public override string Location => _server?.LocalEndPoint ?? string.Empty;
 
         /// <inheritdoc />
         public override string StatusMessage => _server?.State.ToString() ?? string.Empty;

@@ -2,7 +2,6 @@ using System;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Threading;
 using EchoPS.LockDown;
 
@@ -66,20 +65,23 @@ namespace EchoPS.Server
         /// <summary>The server's id, unique in this process.</summary>
         public int Id { get; }
 
-        /// <summary>The bound address.</summary>
-        public IPAddress Address => LocalEndPoint?.Address ?? _options.Address;
+        // The public surface is flat and text-valued (endpoints as "127.0.0.1:8080", limits as one line) so that a
+        // server serializes cleanly with ConvertTo-Json and reads the same in both PowerShell editions.
+
+        /// <summary>The bound address, as text.</summary>
+        public string Address => (BoundEndPoint?.Address ?? _options.Address).ToString();
 
         /// <summary>The bound port: the one the system chose when 0 was asked for.</summary>
-        public int Port => LocalEndPoint?.Port ?? _options.Port;
+        public int Port => BoundEndPoint?.Port ?? _options.Port;
 
-        /// <summary>The bound endpoint, once started.</summary>
-        public IPEndPoint LocalEndPoint { get; private set; }
+        /// <summary>The bound endpoint ("127.0.0.1:8080", "[::]:8080"), once started.</summary>
+        public string LocalEndPoint => BoundEndPoint?.ToString();
 
         /// <summary>Where the server is in its life.</summary>
         public EchoServerState State => _state;
 
-        /// <summary>The client being served now, if any.</summary>
-        public IPEndPoint CurrentClient => Volatile.Read(ref _currentClient);
+        /// <summary>The endpoint of the client being served now, if any.</summary>
+        public string CurrentClient => Volatile.Read(ref _currentClient)?.ToString();
 
         /// <summary>Clients whose connection has ended.</summary>
         public long ClientsServed => Interlocked.Read(ref _clientsServed);
@@ -93,11 +95,26 @@ namespace EchoPS.Server
         /// <summary>When the server started listening.</summary>
         public DateTimeOffset StartTime { get; private set; }
 
+        /// <summary>How many clients the kernel queues while one is served.</summary>
+        public int Backlog => _options.Backlog;
+
+        /// <summary>The size of the one echo buffer, in bytes.</summary>
+        public int BufferSize => _options.BufferSize;
+
+        /// <summary>Whether accepted sockets get TCP_NODELAY.</summary>
+        public bool NoDelay => _options.NoDelay;
+
+        /// <summary>The lock-down settings in one line: allowlist, timeouts, caps and rate limits.</summary>
+        public string Limits => _options.DescribeLimits();
+
+        /// <summary>The bound endpoint, for the engine and the cmdlets.</summary>
+        internal IPEndPoint BoundEndPoint { get; private set; }
+
         /// <summary>The options the server runs with.</summary>
-        public EchoServerOptions Options => _options;
+        internal EchoServerOptions Options => _options;
 
         /// <summary>Signalled once the server thread has ended and the port is free.</summary>
-        public WaitHandle Finished => _finished;
+        internal WaitHandle Finished => _finished;
 
         /// <summary>
         /// Binds and listens on the calling thread, so that a bad address or a busy port is reported here, then
@@ -109,10 +126,10 @@ namespace EchoPS.Server
                 throw new InvalidOperationException($"Server {Id} was started already.");
 
             _listener = Bind(_options);
-            LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint;
+            BoundEndPoint = (IPEndPoint)_listener.LocalEndPoint;
             StartTime = DateTimeOffset.Now;
             _uptime.Start();
-            Raise(EchoServerEvent.Listening(Id, LocalEndPoint,
+            Raise(EchoServerEvent.Listening(Id, BoundEndPoint,
                 $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}"));
 
             _thread = new Thread(Run) { IsBackground = true, Name = $"EchoPS server {Id}" };
@@ -140,8 +157,8 @@ namespace EchoPS.Server
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
                     _state = EchoServerState.Stopping;
                 // Closing is what wakes the server thread: a blocked accept, read or write fails at once.
-                CloseQuietly(_client);
-                CloseQuietly(_listener);
+                ShutdownAndClose(_client);
+                ShutdownAndClose(_listener);
             }
         }
 
@@ -158,10 +175,9 @@ namespace EchoPS.Server
             {
                 if (options.Address.Equals(IPAddress.IPv6Any))
                     socket.DualMode = true;
-                // On Unix, SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT and
-                // still refuses a second listener. On Windows it would allow port stealing, and is not needed there.
-                if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                // Quick rebind needs no option here: on Unix .NET sets SO_REUSEADDR itself before bind, so a restarted
+                // server binds while old connections sit in TIME_WAIT. Setting ReuseAddress explicitly would add
+                // SO_REUSEPORT, which lets a second listener share the port and take part of its connections.
                 socket.Bind(new IPEndPoint(options.Address, options.Port));
                 socket.Listen(options.Backlog);
                 return socket;
@@ -194,17 +210,17 @@ namespace EchoPS.Server
             catch (Exception ex)
             {
                 failure = ex;
-                Raise(EchoServerEvent.Failure(Id, LocalEndPoint, ex));
+                Raise(EchoServerEvent.Failure(Id, BoundEndPoint, ex));
             }
             finally
             {
                 lock (_socketGate)
                 {
-                    CloseQuietly(_listener);
+                    _listener.Dispose();
                     _state = failure == null ? EchoServerState.Stopped : EchoServerState.Failed;
                 }
                 _uptime.Stop();
-                Raise(EchoServerEvent.Stopped(Id, LocalEndPoint, ClientsServed, BytesReceived, BytesEchoed, _uptime.Elapsed));
+                Raise(EchoServerEvent.Stopped(Id, BoundEndPoint, ClientsServed, BytesReceived, BytesEchoed, _uptime.Elapsed));
                 _finished.Set();
             }
         }
@@ -224,7 +240,7 @@ namespace EchoPS.Server
             {
                 // Out of descriptors or a client that vanished before accept: report, pause so an error that
                 // persists cannot spin a CPU, and keep serving.
-                Raise(EchoServerEvent.Failure(Id, LocalEndPoint, ex));
+                Raise(EchoServerEvent.Failure(Id, BoundEndPoint, ex));
                 Thread.Sleep(100);
                 return null;
             }
@@ -239,17 +255,17 @@ namespace EchoPS.Server
             {
                 if (_stopRequested)
                 {
-                    CloseQuietly(client);
+                    client.Dispose();
                     return;
                 }
                 _client = client;
                 _state = EchoServerState.Serving;
             }
             Volatile.Write(ref _currentClient, remote);
-            Raise(EchoServerEvent.Connected(Id, LocalEndPoint, remote));
+            Raise(EchoServerEvent.Connected(Id, BoundEndPoint, remote));
 
             var session = new ClientSession(Stopwatch.GetTimestamp());
-            DisconnectReason reason;
+            var reason = DisconnectReason.Error;
             string message = null;
             try
             {
@@ -271,11 +287,16 @@ namespace EchoPS.Server
                         _state = EchoServerState.Listening;
                 }
                 Volatile.Write(ref _currentClient, null);
-                CloseQuietly(client);
+                // After the client's own close nothing is left unread, and a plain close is one syscall less per
+                // connection. A cut-off shuts down first, so the client reads its echo and then end of stream.
+                if (reason == DisconnectReason.ClientClosed)
+                    client.Dispose();
+                else
+                    ShutdownAndClose(client);
             }
 
             Interlocked.Increment(ref _clientsServed);
-            Raise(EchoServerEvent.Disconnected(Id, LocalEndPoint, remote, session.Received, session.Echoed,
+            Raise(EchoServerEvent.Disconnected(Id, BoundEndPoint, remote, session.Received, session.Echoed,
                 session.Elapsed(Stopwatch.GetTimestamp()), reason, message ?? Describe(reason)));
         }
 
@@ -291,8 +312,8 @@ namespace EchoPS.Server
             if (refusal == null)
                 return true;
 
-            CloseQuietly(client);
-            Raise(EchoServerEvent.Rejected(Id, LocalEndPoint, remote, reason, refusal));
+            ShutdownAndClose(client);
+            Raise(EchoServerEvent.Rejected(Id, BoundEndPoint, remote, reason, refusal));
             return false;
         }
 
@@ -427,7 +448,11 @@ namespace EchoPS.Server
             return endPoint;
         }
 
-        private static void CloseQuietly(Socket socket)
+        /// <summary>
+        /// Closes a socket that another thread may be blocked on: shutting it down first fails that blocked accept,
+        /// read or write at once, on every platform.
+        /// </summary>
+        private static void ShutdownAndClose(Socket socket)
         {
             if (socket == null)
                 return;

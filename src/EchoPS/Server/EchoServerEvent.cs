@@ -81,8 +81,8 @@ namespace EchoPS.Server
         /// <summary>Bytes written back to the client (Disconnected), or to all clients (Stopped).</summary>
         public long BytesEchoed { get; private set; }
 
-        /// <summary>How long the connection (Disconnected) or the server (Stopped) lasted.</summary>
-        public TimeSpan? Duration { get; private set; }
+        /// <summary>How long the connection (Disconnected) or the server (Stopped) lasted, in milliseconds.</summary>
+        public double? DurationMs { get; private set; }
 
         /// <summary>Why the connection ended (Disconnected) or was refused (Rejected).</summary>
         public DisconnectReason? Reason { get; private set; }
@@ -109,7 +109,7 @@ namespace EchoPS.Server
                 RemoteEndPoint = remote?.ToString(),
                 BytesReceived = received,
                 BytesEchoed = echoed,
-                Duration = duration,
+                DurationMs = duration.TotalMilliseconds,
                 Reason = reason,
                 Message = message,
             };
@@ -130,7 +130,7 @@ namespace EchoPS.Server
                 ClientsServed = clientsServed,
                 BytesReceived = received,
                 BytesEchoed = echoed,
-                Duration = duration,
+                DurationMs = duration.TotalMilliseconds,
             };
 
         internal static EchoServerEvent Failure(int serverId, IPEndPoint local, Exception exception) =>
