@@ -8,31 +8,43 @@ namespace EchoPS.Commands
     /// <summary>
     /// Hands server events from the server thread to the pipeline thread, the only one allowed to write them out.
     /// Bounded: when the console cannot keep up (thousands of connections a second), rows are dropped and counted
-    /// rather than memory growing without end or the server slowing down to the speed of the console.
+    /// rather than memory growing without end or the server slowing down to the speed of the console. The final
+    /// Stopped event is never dropped, so the reader can always wait for it.
     /// </summary>
     internal sealed class ServerEventQueue : IDisposable
     {
         private const int Capacity = 10000;
-        private readonly BlockingCollection<EchoServerEvent> _events = new BlockingCollection<EchoServerEvent>(Capacity);
+        private readonly ConcurrentQueue<EchoServerEvent> _events = new ConcurrentQueue<EchoServerEvent>();
+        private readonly SemaphoreSlim _available = new SemaphoreSlim(0);
+        private int _count;
         private long _dropped;
 
-        /// <summary>Queues an event without ever blocking the server thread.</summary>
+        /// <summary>Queues an event without ever blocking the server thread (its only caller).</summary>
         public void Post(EchoServerEvent e)
         {
-            if (!_events.TryAdd(e))
+            if (e.Kind != EchoServerEventKind.Stopped && Volatile.Read(ref _count) >= Capacity)
+            {
                 Interlocked.Increment(ref _dropped);
+                return;
+            }
+            Interlocked.Increment(ref _count);
+            _events.Enqueue(e);
+            _available.Release();
         }
 
-        /// <summary>Waits up to <paramref name="wait"/> for the next event.</summary>
-        public bool TryTake(out EchoServerEvent e, TimeSpan wait) => _events.TryTake(out e, wait);
-
-        /// <summary>Whether nothing is waiting.</summary>
-        public bool IsEmpty => _events.Count == 0;
+        /// <summary>Blocks until the next event; the server's last event, Stopped, always comes.</summary>
+        public EchoServerEvent Take()
+        {
+            _available.Wait();
+            _events.TryDequeue(out var e);
+            Interlocked.Decrement(ref _count);
+            return e;
+        }
 
         /// <summary>How many events were dropped since the last call.</summary>
         public long TakeDroppedCount() => Interlocked.Exchange(ref _dropped, 0);
 
         /// <inheritdoc />
-        public void Dispose() => _events.Dispose();
+        public void Dispose() => _available.Dispose();
     }
 }

@@ -18,7 +18,6 @@ namespace EchoPS.Commands
     {
         private const string ForegroundSet = "Foreground";
         private const string JobSet = "AsJob";
-        private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(250);
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
         private const int MaxTimeoutSec = 86400;
 
@@ -206,13 +205,9 @@ namespace EchoPS.Commands
                     WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C or Stop-BlockingEchoServer stops it.");
                     while (true)
                     {
-                        if (!events.TryTake(out var e, EventPoll))
-                        {
-                            // The Stopped event may have been one of the dropped ones: the server's end also ends this loop.
-                            if (_server.Finished.WaitOne(0) && events.IsEmpty)
-                                break;
-                            continue;
-                        }
+                        // Blocks without polling; Ctrl+C and Stop-BlockingEchoServer end the server, whose Stopped
+                        // event then ends this loop.
+                        var e = events.Take();
                         var dropped = events.TakeDroppedCount();
                         if (dropped > 0)
                             WriteWarning($"{dropped} events were not shown: the output could not keep up with the server. " +
