@@ -157,7 +157,12 @@ namespace EchoPS.Server
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
                     _state = EchoServerState.Stopping;
                 // Closing is what wakes the server thread: a blocked accept, read or write fails at once.
-                ShutdownAndClose(_client);
+                // Shutting the client down wakes its blocked read or write; the server thread closes it. Closing it
+                // here too is safe only where every call goes through the Socket (see LinuxSocketCalls).
+                if (LinuxSocketCalls.Available)
+                    Shutdown(_client);
+                else
+                    ShutdownAndClose(_client);
                 ShutdownAndClose(_listener);
             }
         }
@@ -339,13 +344,16 @@ namespace EchoPS.Server
             var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
             var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
+            int descriptor = LinuxSocketCalls.Available ? (int)client.Handle : -1;
             while (true)
             {
                 int want = cap > 0 ? (int)Math.Min(chunk, cap - session.Received) : chunk;
                 session.Phase = IoPhase.Receive;
                 if (sessionLimited && !ShortenTimeout(client, SocketOptionName.ReceiveTimeout, _options.IdleTimeout, session))
                     return DisconnectReason.SessionLimit;
-                int read = client.Receive(_buffer, 0, want, SocketFlags.None);
+                int read = descriptor >= 0
+                    ? LinuxSocketCalls.Receive(descriptor, _buffer, 0, want)
+                    : client.Receive(_buffer, 0, want, SocketFlags.None);
                 if (read == 0)
                     return _stopRequested ? DisconnectReason.ServerStopping : DisconnectReason.ClientClosed;
                 session.Received += read;
@@ -362,7 +370,9 @@ namespace EchoPS.Server
                         return DisconnectReason.SessionLimit;
                     session.SendStarted = Stopwatch.GetTimestamp();
                     // Send may write less than asked: finish the chunk before reading more.
-                    int n = client.Send(_buffer, sent, read - sent, SocketFlags.None);
+                    int n = descriptor >= 0
+                        ? LinuxSocketCalls.Send(descriptor, _buffer, sent, read - sent)
+                        : client.Send(_buffer, sent, read - sent, SocketFlags.None);
                     sent += n;
                     session.Echoed += n;
                     Interlocked.Add(ref _bytesEchoed, n);
@@ -456,16 +466,21 @@ namespace EchoPS.Server
         {
             if (socket == null)
                 return;
+            Shutdown(socket);
+            socket.Dispose();
+        }
+
+        private static void Shutdown(Socket socket)
+        {
             try
             {
-                if (socket.Connected)
+                if (socket != null && socket.Connected)
                     socket.Shutdown(SocketShutdown.Both);
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                // Already reset or closed: closing below is all that is left to do.
+                // Already reset or closed: nothing is blocked on it any more.
             }
-            socket.Dispose();
         }
 
         private static int Milliseconds(TimeSpan timeout) => (int)timeout.TotalMilliseconds;
