@@ -16,7 +16,6 @@ BeforeAll {
     $strangerIp = '198.51.100.3'
     $port = 7007
     $eventLog = Join-Path ([IO.Path]::GetTempPath()) "echops-netns-events-$PID.jsonl"
-    $serverProcess = $null
 
     function Invoke-Ip {
         param([Parameter(ValueFromRemainingArguments)] [string[]] $Arguments)
@@ -35,7 +34,6 @@ BeforeAll {
 }
 
 AfterAll {
-    if ($serverProcess -and -not $serverProcess.HasExited) { $serverProcess.Kill($true); $null = $serverProcess.WaitForExit(5000) }
     # Deleting the namespaces also deletes the veth pair and its qdiscs.
     foreach ($ns in $serverNs, $clientNs) { if ($ns) { & ip netns del $ns 2>$null } }
     if ($eventLog -and (Test-Path $eventLog)) { Remove-Item $eventLog }
@@ -43,6 +41,7 @@ AfterAll {
 
 Describe 'Across a veth link between two network namespaces' {
     BeforeAll {
+        $serverProcess = $null
         if ($skipReason) { return }
         Invoke-Ip netns add $serverNs
         Invoke-Ip netns add $clientNs
@@ -68,6 +67,11 @@ Describe 'Across a veth link between two network namespaces' {
 
     BeforeEach {
         if ($skipReason) { Set-ItResult -Skipped -Because $skipReason }
+    }
+
+    AfterAll {
+        # Here, in the scope that started it: a namespace's deletion does not end the processes inside it.
+        if ($serverProcess -and -not $serverProcess.HasExited) { $serverProcess.Kill($true); $null = $serverProcess.WaitForExit(5000) }
     }
 
     It 'carries a round trip from the client namespace to the server namespace' {
