@@ -113,9 +113,6 @@ namespace EchoPS.Server
         /// <summary>The options the server runs with.</summary>
         internal EchoServerOptions Options => _options;
 
-        /// <summary>Signalled once the server thread has ended and the port is free.</summary>
-        internal WaitHandle Finished => _finished;
-
         /// <summary>
         /// Binds and listens on the calling thread, so that a bad address or a busy port is reported here, then
         /// starts the server thread. Throws <see cref="EchoServerStartException"/> with nothing left open.
