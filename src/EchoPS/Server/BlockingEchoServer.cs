@@ -153,9 +153,9 @@ namespace EchoPS.Server
             {
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
                     _state = EchoServerState.Stopping;
-                // Closing is what wakes the server thread: a blocked accept, read or write fails at once.
-                // Shutting the client down wakes its blocked read or write; the server thread closes it. Closing it
-                // here too is safe only where every call goes through the Socket (see LinuxSocketCalls).
+                // This is what wakes the server thread: closing the listener fails a blocked accept, and shutting the
+                // client down fails its blocked read or write at once. Closing the client here too is safe only where
+                // every call on it goes through the Socket (see LinuxSocketCalls); otherwise the server thread does.
                 if (LinuxSocketCalls.Available)
                     Shutdown(_client);
                 else
