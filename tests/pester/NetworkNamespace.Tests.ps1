@@ -36,6 +36,7 @@ BeforeAll {
 AfterAll {
     # Deleting the namespaces also deletes the veth pair and its qdiscs.
     foreach ($ns in $serverNs, $clientNs) { if ($ns) { & ip netns del $ns 2>$null } }
+    if ($clientNs -and (Test-Path "/etc/netns/$clientNs")) { Remove-Item "/etc/netns/$clientNs" -Recurse -Force }
     if ($eventLog -and (Test-Path $eventLog)) { Remove-Item $eventLog }
 }
 
@@ -52,6 +53,10 @@ Describe 'Across a veth link between two network namespaces' {
         foreach ($ns in $serverNs, $clientNs) { Invoke-Ip -n $ns link set lo up }
         Invoke-Ip -n $serverNs link set "vs$PID" up
         Invoke-Ip -n $clientNs link set "vc$PID" up
+        # 'ip netns exec' mounts /etc/netns/<ns>/hosts over /etc/hosts: a name with two addresses, the first of
+        # which refuses (the client's own address, where nothing listens).
+        $null = New-Item "/etc/netns/$clientNs" -ItemType Directory -Force
+        Set-Content "/etc/netns/$clientNs/hosts" "$strangerIp echo-peer`n$serverIp echo-peer"
 
         # The server as a user runs it, in the foreground of its own pwsh, its events as JSON lines in a file.
         $serverScript = "Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Address $serverIp -Port $port -AllowList $clientIp/32 | " +
@@ -86,6 +91,14 @@ Describe 'Across a veth link between two network namespaces' {
         $rejected.RemoteEndPoint | Should -BeLike "${strangerIp}:*"
         $connected = Get-Content $eventLog | ConvertFrom-Json | Where-Object { $_.Kind -in 'Connected', 1 }
         $connected.RemoteEndPoint | Should -BeLike "${clientIp}:*"
+    }
+
+    It 'tries every address of a name in turn' {
+        $out = Invoke-InClientNamespace "([System.Net.Dns]::GetHostAddresses('echo-peer') -join ','); Test-EchoRoundTrip echo-peer -Port $port -Count 3 -TimeoutSec 5 | ConvertTo-Json -Compress -EnumsAsStrings"
+        $out[0] | Should -Be "$strangerIp,$serverIp" -Because 'the refusing address must come first for this test to mean anything'
+        $result = $out[1] | ConvertFrom-Json
+        $result.Status | Should -Be 'Success'
+        $result.Address | Should -Be $serverIp
     }
 
     It 'measures close to the rate of a link shaped to 10 Mbit/s, every byte intact' {
