@@ -116,7 +116,8 @@ namespace EchoPS.Client
         private IPAddress[] Resolve(string targetName)
         {
             var family = _options.Family;
-            if (TryParseLiteral(targetName, out var literal))
+            // "10" or "10.1" is no literal here (see Addressing): such names go to the resolver.
+            if (Addressing.TryParseLiteral(targetName, out var literal))
             {
                 if (family != null && literal.AddressFamily != family)
                     throw new EchoFailure(EchoRoundTripStatus.Unresolved,
@@ -139,7 +140,7 @@ namespace EchoPS.Client
                 throw new EchoFailure(EchoRoundTripStatus.Unresolved, $"'{targetName}' did not resolve: {ex.Message}");
             }
 
-            var usable = found.Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a)
+            var usable = found.Select(Addressing.Unmap)
                 .Where(a => a.AddressFamily == AddressFamily.InterNetwork || a.AddressFamily == AddressFamily.InterNetworkV6)
                 .Where(a => family == null || a.AddressFamily == family)
                 .Distinct()
@@ -151,16 +152,6 @@ namespace EchoPS.Client
             return usable;
         }
 
-        private static bool TryParseLiteral(string text, out IPAddress address)
-        {
-            address = null;
-            var trimmed = text.StartsWith("[") && text.EndsWith("]") ? text.Substring(1, text.Length - 2) : text;
-            // IPAddress.TryParse takes "10" or "10.1" as IPv4 shorthand; such names go to the resolver instead.
-            if (trimmed.IndexOf(':') < 0 && trimmed.Split('.').Length != 4)
-                return false;
-            return IPAddress.TryParse(trimmed, out address);
-        }
-
         /// <summary>A server bound to 0.0.0.0 or :: is reached through the loopback address of the same family.</summary>
         private static IPAddress ToReachable(IPAddress address)
         {
@@ -168,7 +159,7 @@ namespace EchoPS.Client
                 return IPAddress.Loopback;
             if (address.Equals(IPAddress.IPv6Any))
                 return IPAddress.IPv6Loopback;
-            return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+            return Addressing.Unmap(address);
         }
 
         /// <summary>
@@ -443,8 +434,7 @@ namespace EchoPS.Client
 
         private static string LocalEndPointOf(Socket socket)
         {
-            var local = (IPEndPoint)socket.LocalEndPoint;
-            return (local.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(local.Address.MapToIPv4(), local.Port) : local).ToString();
+            return Addressing.Unmap((IPEndPoint)socket.LocalEndPoint).ToString();
         }
 
         /// <summary>An open connection and how long it took.</summary>

@@ -11,15 +11,7 @@ namespace EchoPS.Commands
         internal static bool TryParse(string text, out IPAddress address)
         {
             address = null;
-            if (string.IsNullOrWhiteSpace(text))
-                return false;
-            var trimmed = text.Trim();
-            if (trimmed.StartsWith("[") && trimmed.EndsWith("]"))
-                trimmed = trimmed.Substring(1, trimmed.Length - 2);
-            // IPAddress.TryParse takes "1" or "1.2" as IPv4 shorthand; a listen address must be spelled out.
-            if (trimmed.IndexOf(':') < 0 && trimmed.Split('.').Length != 4)
-                return false;
-            return IPAddress.TryParse(trimmed, out address);
+            return !string.IsNullOrWhiteSpace(text) && Addressing.TryParseLiteral(text.Trim(), out address);
         }
     }
 }

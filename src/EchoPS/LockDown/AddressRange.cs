@@ -33,9 +33,9 @@ namespace EchoPS.LockDown
             var trimmed = text.Trim();
             var slash = trimmed.IndexOf('/');
             var addressText = slash < 0 ? trimmed : trimmed.Substring(0, slash);
-            if (!IPAddress.TryParse(addressText, out var address) || (address.AddressFamily == AddressFamily.InterNetwork && addressText.Split('.').Length != 4))
+            if (!Addressing.TryParseLiteral(addressText, out var address))
                 throw new FormatException($"'{text}' is not an address or CIDR range: use an address (192.168.1.10, ::1) or a range (10.0.0.0/8, fd00::/8).");
-            address = Canonical(address);
+            address = Addressing.Unmap(address);
             var maxPrefix = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
             var prefix = maxPrefix;
             if (slash >= 0 && (!int.TryParse(trimmed.Substring(slash + 1), out prefix) || prefix < 0 || prefix > maxPrefix))
@@ -46,7 +46,7 @@ namespace EchoPS.LockDown
         /// <summary>Whether <paramref name="address"/> lies in this range; an IPv4-mapped IPv6 address matches as IPv4.</summary>
         public bool Contains(IPAddress address)
         {
-            var bytes = Canonical(address).GetAddressBytes();
+            var bytes = Addressing.Unmap(address).GetAddressBytes();
             if (bytes.Length != _network.Length)
                 return false;
             int fullBytes = PrefixLength / 8, restBits = PrefixLength % 8;
@@ -63,10 +63,6 @@ namespace EchoPS.LockDown
 
         /// <inheritdoc />
         public override string ToString() => $"{Network}/{PrefixLength}";
-
-        /// <summary>An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d: treat it as the IPv4 address it is.</summary>
-        internal static IPAddress Canonical(IPAddress address) =>
-            address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
         private static IPAddress Mask(IPAddress address, int prefix)
         {

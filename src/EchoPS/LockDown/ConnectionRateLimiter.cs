@@ -41,7 +41,7 @@ namespace EchoPS.LockDown
         public bool TryAdmit(IPAddress source, DateTime now, out string refusal)
         {
             refusal = null;
-            source = AddressRange.Canonical(source);
+            source = Addressing.Unmap(source);
             Sweep(now);
             Expire(_all, now);
             if (_overall > 0 && _all.Count >= _overall)

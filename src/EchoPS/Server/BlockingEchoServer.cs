@@ -250,7 +250,7 @@ namespace EchoPS.Server
 
         private void Serve(Socket client)
         {
-            var remote = Normalize(client.RemoteEndPoint as IPEndPoint);
+            var remote = Addressing.Unmap(client.RemoteEndPoint as IPEndPoint);
             if (!Admit(client, remote))
                 return;
             lock (_socketGate)
@@ -446,13 +446,6 @@ namespace EchoPS.Server
             {
                 // A failing listener must not take the server (or the host process) down with it.
             }
-        }
-
-        internal static IPEndPoint Normalize(IPEndPoint endPoint)
-        {
-            if (endPoint != null && endPoint.Address.IsIPv4MappedToIPv6)
-                return new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port);
-            return endPoint;
         }
 
         /// <summary>
