@@ -31,6 +31,9 @@ namespace EchoPS.LockDown
         /// <summary>Whether any limit is set.</summary>
         public bool IsActive => _perSource > 0 || _overall > 0;
 
+        /// <summary>How many source addresses the limiter remembers now (for the unit tests of the sweep).</summary>
+        internal int TrackedSources => _bySource.Count;
+
         /// <summary>
         /// Records a connection from <paramref name="source"/> at <paramref name="now"/> if it is within the limits.
         /// A refused connection is not recorded, so a client that keeps retrying is let in again once its window clears.
