@@ -1,0 +1,119 @@
+using System;
+using System.Net;
+using EchoPS.LockDown;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace EchoPS.Tests
+{
+    /// <summary>Allowlist ranges: parsing, containment for IPv4, IPv6 (prefixes that cut a byte) and IPv4-mapped addresses.</summary>
+    public class AddressRangeTests
+    {
+        [Theory]
+        [InlineData("10.0.0.0/8", "10.0.0.0/8")]
+        [InlineData("10.1.2.3/8", "10.0.0.0/8")] // host bits are ignored, as ncat and iptables do
+        [InlineData("192.168.1.10", "192.168.1.10/32")]
+        [InlineData(" 172.16.0.0/12 ", "172.16.0.0/12")]
+        [InlineData("0.0.0.0/0", "0.0.0.0/0")]
+        [InlineData("::1", "::1/128")]
+        [InlineData("[::1]", "::1/128")]
+        [InlineData("fe80::1234/10", "fe80::/10")]
+        [InlineData("2001:db8:0:ff::/57", "2001:db8:0:80::/57")]
+        [InlineData("::ffff:10.1.2.3/8", "10.0.0.0/8")] // an IPv4-mapped entry is the IPv4 range
+        public void Parses_an_address_or_range_to_its_network(string text, string expected)
+        {
+            Assert.Equal(expected, AddressRange.Parse(text).ToString());
+        }
+
+        [Theory]
+        [InlineData("", "is empty")]
+        [InlineData("   ", "is empty")]
+        [InlineData("localhost", "'localhost' is not an address or CIDR range")]
+        [InlineData("10/8", "'10/8' is not an address or CIDR range")]
+        [InlineData("10.0.0.0/33", "allowed is 0 to 32 for IPv4")]
+        [InlineData("10.0.0.0/-1", "allowed is 0 to 32 for IPv4")]
+        [InlineData("10.0.0.0/", "allowed is 0 to 32 for IPv4")]
+        [InlineData("fd00::/129", "allowed is 0 to 128 for IPv6")]
+        [InlineData("fd00::/x", "allowed is 0 to 128 for IPv6")]
+        public void Refuses_bad_text_with_a_message_naming_it_and_what_is_allowed(string text, string expected)
+        {
+            var ex = Assert.Throws<FormatException>(() => AddressRange.Parse(text));
+            Assert.Contains(expected, ex.Message);
+        }
+
+        [Theory]
+        [InlineData("10.0.0.0/8", "10.255.255.255", true)]
+        [InlineData("10.0.0.0/8", "11.0.0.0", false)]
+        [InlineData("172.16.0.0/12", "172.31.1.1", true)]
+        [InlineData("172.16.0.0/12", "172.32.0.0", false)]
+        [InlineData("192.168.1.10", "192.168.1.10", true)]
+        [InlineData("192.168.1.10", "192.168.1.11", false)]
+        [InlineData("0.0.0.0/0", "203.0.113.9", true)]
+        [InlineData("0.0.0.0/0", "::1", false)] // families never match each other
+        [InlineData("::/0", "127.0.0.1", false)]
+        // /10 cuts the second byte: fe80::/10 is fe80:: to febf:ffff:...
+        [InlineData("fe80::/10", "fe80::1", true)]
+        [InlineData("fe80::/10", "febf:ffff::1", true)]
+        [InlineData("fe80::/10", "fec0::1", false)]
+        [InlineData("fe80::/10", "fe7f::1", false)]
+        // /57 cuts the eighth byte: the fourth group's first nine bits are 0000 0000 1.
+        [InlineData("2001:db8:0:80::/57", "2001:db8:0:ff:ffff::1", true)]
+        [InlineData("2001:db8:0:80::/57", "2001:db8:0:7f::1", false)]
+        [InlineData("2001:db8:0:80::/57", "2001:db8:0:100::1", false)]
+        // A client of a dual-stack socket arrives IPv4-mapped and matches as IPv4.
+        [InlineData("10.0.0.0/8", "::ffff:10.9.9.9", true)]
+        [InlineData("10.0.0.0/8", "::ffff:11.9.9.9", false)]
+        [InlineData("::ffff:10.0.0.0/8", "10.9.9.9", true)]
+        [InlineData("127.0.0.1", "::ffff:127.0.0.1", true)]
+        public void Contains_exactly_the_addresses_of_its_range(string range, string address, bool expected)
+        {
+            Assert.Equal(expected, AddressRange.Parse(range).Contains(IPAddress.Parse(address)));
+        }
+
+        /// <summary>The law: an address lies in a range iff its first prefix bits equal the network's.</summary>
+        [Property(MaxTest = 1000)]
+        public Property An_address_is_in_a_range_iff_its_first_prefix_bits_equal_the_networks()
+        {
+            var cases =
+                from length in Gen.Elements(4, 16)
+                from network in Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b), length)
+                from prefix in Gen.Choose(0, length * 8)
+                // A candidate near the network (a few bits flipped) as often as a random one, so both outcomes occur.
+                from flips in Gen.ListOf(Gen.Choose(0, length * 8 - 1))
+                from random in Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b), length)
+                from near in Gen.Elements(true, false)
+                select (network, prefix, candidate: near ? Flip(network, flips.ToArray()) : random);
+            return Prop.ForAll(cases.ToArbitrary(), c =>
+            {
+                var range = AddressRange.Parse($"{new IPAddress(c.network)}/{c.prefix}");
+                bool expected = FirstBitsEqual(c.network, c.candidate, c.prefix);
+                return range.Contains(new IPAddress(c.candidate)) == expected
+                    && range.PrefixLength == c.prefix
+                    && FirstBitsEqual(range.Network.GetAddressBytes(), c.network, c.prefix)
+                    && range.Contains(range.Network);
+            });
+        }
+
+        private static byte[] Flip(byte[] bytes, int[] bits)
+        {
+            var copy = (byte[])bytes.Clone();
+            foreach (var bit in bits)
+                copy[bit / 8] ^= (byte)(0x80 >> (bit % 8));
+            return copy;
+        }
+
+        /// <summary>The rule spelled out bit by bit, independently of the code under test.</summary>
+        private static bool FirstBitsEqual(byte[] a, byte[] b, int bits)
+        {
+            for (int i = 0; i < bits; i++)
+            {
+                int mask = 0x80 >> (i % 8);
+                if ((a[i / 8] & mask) != (b[i / 8] & mask))
+                    return false;
+            }
+            return true;
+        }
+    }
+}
