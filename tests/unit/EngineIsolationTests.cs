@@ -39,8 +39,8 @@ namespace EchoPS.Tests
             var uses = PowerShellReferenceScanner.Scan(EchoPSPath);
             Assert.Contains(uses, u => u.StartsWith("EchoPS.Commands.StartBlockingEchoServerCommand: its base type uses System.Management.Automation.PSCmdlet", System.StringComparison.Ordinal));
             Assert.Contains(uses, u => u.StartsWith("EchoPS.Jobs.EchoServerJob: its base type uses System.Management.Automation.Job", System.StringComparison.Ordinal));
-            // A use inside a method body only (a call, a new object), not in any signature.
-            Assert.Contains(uses, u => u.Contains("()") && u.Contains("System.Management.Automation.ErrorRecord"));
+            // A use inside a method body only (the job wraps each event in a PSObject), not in any signature.
+            Assert.Contains(uses, u => u.StartsWith("EchoPS.Jobs.", System.StringComparison.Ordinal) && u.EndsWith("() uses System.Management.Automation.PSObject", System.StringComparison.Ordinal));
         }
 
         [Fact]

@@ -104,12 +104,20 @@ namespace EchoPS.Tests
                     Check(where, Constraints(method.GetGenericParameters()));
                     foreach (var p in method.GetParameters())
                         Check(where, Attributes(_md.GetParameter(p).GetCustomAttributes()));
-                    if (method.RelativeVirtualAddress != 0)
+                    if (method.RelativeVirtualAddress == 0)
+                        continue;
+                    try
+                    {
                         foreach (var what in Body(_pe.GetMethodBody(method.RelativeVirtualAddress)))
                             Check(where, what);
+                    }
+                    catch (Exception ex)
+                    {
+                        throw new InvalidOperationException($"Cannot read the IL of {name}.{where}: {ex.Message}", ex);
+                    }
                 }
             }
-            return found;
+            return found.Distinct().ToList();
         }
 
         private IEnumerable<string> Body(MethodBodyBlock body)
@@ -139,7 +147,8 @@ namespace EchoPS.Tests
                         yield return FirstOf(signature.DecodeMethodSignature(this, null));
                         break;
                     case OperandType.InlineSwitch:
-                        il.Offset += 4 * il.ReadInt32();
+                        int targets = il.ReadInt32(); // read first: "Offset += 4 * ReadInt32()" would read Offset before the count
+                        il.Offset += 4 * targets;
                         break;
                     case OperandType.InlineNone:
                         break;
