@@ -3,8 +3,9 @@
     Builds, tests, serves, benchmarks and packages EchoPS: the one entry point.
 .DESCRIPTION
     Build   (default) compiles src/EchoPS in Release with warnings as errors and assembles the importable module in module/.
-    Test    builds, restores Pester into .tools/ and runs every test in tests/pester in a fresh pwsh; the last line is
-            "N passed, N failed" and the exit code is non-zero on any failure.
+    Test    builds, runs the engine's unit tests (tests/unit, dotnet test), restores Pester into .tools/ and runs every
+            test in tests/pester in a fresh pwsh; the last line sums both, "N passed, N failed[, N skipped]", and the
+            exit code is non-zero on any failure.
     Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C.
     Bench   runs the benchmark (build/Bench.ps1): EchoPS against C and socat peers, table and results/ files.
     Package builds the versioned module folder and .nupkg under out/ (build/Package.ps1).
@@ -21,7 +22,8 @@ param(
     [ValidateRange(0, 65535)]
     [int] $Port = 8080,
 
-    # Test: run only tests/pester/<TestName>.Tests.ps1 (a wildcard is allowed); all of them by default.
+    # Test: run only tests/pester/<TestName>.Tests.ps1 (a wildcard is allowed), or 'Unit' for the unit tests only;
+    # all of them by default. The unit tests run when the name matches 'Unit' ('*' does, 'Server' does not).
     [string] $TestName = '',
 
     # Bench: a short smoke run instead of the full measurement.
@@ -65,15 +67,65 @@ function Get-PesterModulePath {
     $manifest
 }
 
-function Invoke-Test {
-    Invoke-Build
+# Runs the engine's unit tests (tests/unit, xUnit) and returns their counts from the TRX log.
+function Invoke-UnitTest {
+    Write-Host 'Running the unit tests (tests/unit)...'
+    $trx = Join-Path $RepoRoot 'out/unit-tests.trx'
+    if (Test-Path $trx) { Remove-Item $trx }
+    $project = Join-Path $RepoRoot 'tests/unit/EchoPS.Tests.csproj'
+    dotnet test $project -c Release -nologo -v quiet -warnaserror --logger "trx;LogFileName=$trx" | Out-Host
+    $exitCode = $LASTEXITCODE
+    if (-not (Test-Path $trx)) {
+        Write-Host "The unit tests did not run (dotnet test exit code $exitCode): counted as one failure."
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    $failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    # A non-zero exit with nothing failed (a crashed test host) is a failure too.
+    if ($exitCode -ne 0 -and $failed -eq 0) { $failed = 1 }
+    # TRX counts a skipped test as neither passed nor failed: it is in total but not in executed.
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = $failed; Skipped = [int]$counters.total - [int]$counters.executed }
+}
+
+# Runs tests/pester/*.Tests.ps1 in a fresh pwsh and returns the counts from its closing line.
+function Invoke-PesterTest {
     $pester = Get-PesterModulePath
     # A fresh pwsh: a binary module loaded in this one could not be replaced by a rebuild.
     $runner = Join-Path $RepoRoot 'build/Invoke-Pester.ps1'
     # The filter travels in the environment: pwsh on Unix would expand a bare '*' argument into file names.
     $env:ECHOPS_TEST_NAME = $TestName
-    & $Pwsh -NoProfile -NonInteractive -File $runner -PesterPath $pester -TestRoot (Join-Path $RepoRoot 'tests/pester')
-    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $last = ''
+    & $Pwsh -NoProfile -NonInteractive -File $runner -PesterPath $pester -TestRoot (Join-Path $RepoRoot 'tests/pester') |
+        ForEach-Object { Write-Host $_; if ("$_".Trim()) { $last = "$_".Trim() } }
+    $exitCode = $LASTEXITCODE
+    if ($last -notmatch '^(\d+) passed, (\d+) failed(, (\d+) skipped)?$') {
+        Write-Host "The Pester run ended without its summary line (exit code $exitCode): counted as one failure."
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    $failed = [int]$Matches[2]
+    if ($exitCode -ne 0 -and $failed -eq 0) { $failed = 1 }
+    [pscustomobject]@{ Passed = [int]$Matches[1]; Failed = $failed; Skipped = [int]$Matches[4] }
+}
+
+# Unit tests run with no -TestName or with one that matches 'Unit'; Pester runs the tests/pester files that match.
+function Invoke-Test {
+    Invoke-Build
+    $pattern = if ($TestName) { $TestName } else { '*' }
+    $runUnit = 'Unit' -like $pattern
+    $runPester = [bool](Get-ChildItem (Join-Path $RepoRoot 'tests/pester') -Filter "$pattern.Tests.ps1")
+    if (-not $runUnit -and -not $runPester) { throw "No tests match -TestName '$TestName': use Unit or the name of a tests/pester/<Name>.Tests.ps1 file." }
+    $parts = [ordered]@{}
+    if ($runUnit) { $parts['unit'] = Invoke-UnitTest }
+    if ($runPester) { $parts['Pester'] = Invoke-PesterTest }
+    $passed = ($parts.Values | Measure-Object Passed -Sum).Sum
+    $failed = ($parts.Values | Measure-Object Failed -Sum).Sum
+    $skipped = ($parts.Values | Measure-Object Skipped -Sum).Sum
+    Write-Host ''
+    Write-Host (($parts.GetEnumerator() | ForEach-Object { "$($_.Key): $($_.Value.Passed) passed, $($_.Value.Failed) failed, $($_.Value.Skipped) skipped" }) -join '; ')
+    $line = "$passed passed, $failed failed"
+    if ($skipped -gt 0) { $line += ", $skipped skipped" }
+    Write-Host $line
+    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 }
 
 function Invoke-Serve {
@@ -83,7 +135,7 @@ function Invoke-Serve {
 }
 
 function Invoke-Clean {
-    foreach ($path in 'src/EchoPS/bin', 'src/EchoPS/obj', 'build/bin', 'build/obj', 'module/EchoPS.dll', 'module/en-US/EchoPS.dll-Help.xml', '.tools', 'out') {
+    foreach ($path in 'src/EchoPS/bin', 'src/EchoPS/obj', 'build/bin', 'build/obj', 'tests/unit/bin', 'tests/unit/obj', 'module/EchoPS.dll', 'module/en-US/EchoPS.dll-Help.xml', '.tools', 'out') {
         $full = Join-Path $RepoRoot $path
         if (Test-Path $full) { Remove-Item $full -Recurse -Force }
     }
