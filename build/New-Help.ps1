@@ -2,9 +2,12 @@
 .SYNOPSIS
     Generates the module's MAML help (en-US/EchoPS.dll-Help.xml) from docs/help/*.md and the cmdlets' own metadata.
 .DESCRIPTION
-    The markdown (platyPS layout) holds the words: synopsis, description, examples, parameter descriptions and
-    defaults, inputs, outputs, notes and links. Everything the code already knows comes from Get-Command instead:
-    parameter sets, types, positions, mandatory, pipeline input and aliases, so the help cannot disagree with it.
+    The markdown (platyPS layout) holds the words: synopsis, description, examples, parameter descriptions,
+    inputs, outputs, notes and links. Everything the code already knows comes from the code instead: parameter sets,
+    types, positions, mandatory, pipeline input and aliases from Get-Command, and each parameter's default from a
+    new instance of the cmdlet (Get-CodeDefault), so the help cannot disagree with it. A markdown 'Default value:'
+    line is only for words the value needs ("0 (unlimited)"): it must start with the code's value, or the
+    generation fails.
     Run it in a fresh pwsh after a build (build.ps1 does): it imports the freshly built module. Gaps are reported as
     warnings; tests/pester/Help.Tests.ps1 turns them into failures.
 #>
@@ -210,14 +213,44 @@ function Write-Parameter {
     $Writer.WriteElementString('maml', 'name', $MamlNs, $Setting.Type.Name)
     $Writer.WriteElementString('maml', 'uri', $MamlNs, '')
     $Writer.WriteEndElement()
-    $default = if ($Doc -and $Doc.Default) { $Doc.Default } elseif ($isSwitch) { 'False' } else { 'None' }
-    $Writer.WriteElementString('dev', 'defaultValue', $DevNs, $default)
+    $Writer.WriteElementString('dev', 'defaultValue', $DevNs, $Setting.Default)
     $Writer.WriteEndElement()
 }
 
+# A parameter's default as the cmdlet has it: the property's value on a new instance, in invariant text. 'None'
+# where there is no value to give: null, an empty array, a mandatory parameter, or a value the parameter's own
+# ValidateRange refuses (such as -TotalBytes 0: the parameter is simply not set).
+function Get-CodeDefault {
+    param([object] $Instance, [System.Management.Automation.ParameterMetadata] $Metadata)
+    $property = $Instance.GetType().GetProperty($Metadata.Name)
+    if (-not $property) {
+        # -WhatIf and -Confirm come from SupportsShouldProcess, not from a property.
+        return $(if ($Metadata.SwitchParameter) { 'False' } else { 'None' })
+    }
+    $value = $property.GetValue($Instance)
+    if ($value -is [System.Management.Automation.SwitchParameter]) { return "$($value.IsPresent)" }
+    $range = $Metadata.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateRangeAttribute] } | Select-Object -First 1
+    $mandatory = @($Metadata.ParameterSets.Values | Where-Object { -not $_.IsMandatory }).Count -eq 0
+    if ($null -eq $value -or ($value -is [array] -and $value.Count -eq 0) -or $mandatory -or
+        ($range -and ($value -lt $range.MinRange -or $value -gt $range.MaxRange))) {
+        return 'None'
+    }
+    [string]::Join(', ', @(foreach ($item in @($value)) { [System.Convert]::ToString($item, [cultureinfo]::InvariantCulture) }))
+}
+
+# The default Get-Help shows: the code's value, with the markdown's words after it when it has a 'Default value:'
+# line that starts with that value. A line that says another value fails the generation: docs and code disagree.
+function Resolve-Default {
+    param([string] $CodeDefault, [string] $DocDefault, [string] $Where)
+    if (-not $DocDefault) { return $CodeDefault }
+    if ($DocDefault -eq $CodeDefault -or $DocDefault.StartsWith("$CodeDefault (")) { return $DocDefault }
+    throw "$Where says 'Default value: $DocDefault', but the cmdlet's default is '$CodeDefault': fix the markdown, or drop the line (the generator supplies the value)."
+}
+
 function ConvertTo-Setting {
-    param($Info)
+    param($Info, [string] $Default)
     [pscustomobject]@{
+        Default       = $Default
         Name          = $Info.Name
         Type          = $Info.ParameterType
         Mandatory     = $Info.IsMandatory
@@ -229,10 +262,11 @@ function ConvertTo-Setting {
 
 # A parameter as the PARAMETERS section shows it: one entry over all its sets.
 function Merge-Setting {
-    param([System.Management.Automation.ParameterMetadata] $Metadata)
+    param([System.Management.Automation.ParameterMetadata] $Metadata, [string] $Default)
     $sets = @($Metadata.ParameterSets.Values)
     $positions = @($sets | Where-Object Position -ne $NamedPosition | ForEach-Object Position | Sort-Object -Unique)
     [pscustomobject]@{
+        Default       = $Default
         Name          = $Metadata.Name
         Type          = $Metadata.ParameterType
         Mandatory     = [bool]($sets | Where-Object IsMandatory)
@@ -259,6 +293,12 @@ function Write-TypedList {
 function Write-Command {
     param([System.Xml.XmlWriter] $Writer, [System.Management.Automation.CmdletInfo] $Command, $Doc)
     $common = [System.Management.Automation.Cmdlet]::CommonParameters
+    $instance = [Activator]::CreateInstance($Command.ImplementingType)
+    $defaults = @{}
+    foreach ($name in $Command.Parameters.Keys | Where-Object { $_ -notin $common }) {
+        $docDefault = if ($Doc.Parameters.Contains($name)) { $Doc.Parameters[$name].Default }
+        $defaults[$name] = Resolve-Default (Get-CodeDefault $instance $Command.Parameters[$name]) $docDefault "docs/help/$($Command.Name).md -$name"
+    }
     $Writer.WriteStartElement('command', 'command', $CommandNs)
     $Writer.WriteAttributeString('xmlns', 'maml', $null, $MamlNs)
     $Writer.WriteAttributeString('xmlns', 'command', $null, $CommandNs)
@@ -280,7 +320,7 @@ function Write-Command {
         $ordered = $set.Parameters | Where-Object Name -notin $common |
             Sort-Object { if ($_.Position -eq $NamedPosition) { [int]::MaxValue } else { $_.Position } }, { -not $_.IsMandatory }
         foreach ($info in $ordered) {
-            Write-Parameter $Writer (ConvertTo-Setting $info) $Doc.Parameters[$info.Name] -InSyntax
+            Write-Parameter $Writer (ConvertTo-Setting $info $defaults[$info.Name]) $Doc.Parameters[$info.Name] -InSyntax
         }
         $Writer.WriteEndElement()
     }
@@ -291,7 +331,7 @@ function Write-Command {
     $names = @($Doc.Parameters.Keys | Where-Object { $_ -in $names }) + @($names | Where-Object { $_ -notin $Doc.Parameters.Keys })
     $Writer.WriteStartElement('command', 'parameters', $CommandNs)
     foreach ($name in $names) {
-        Write-Parameter $Writer (Merge-Setting $Command.Parameters[$name]) $Doc.Parameters[$name]
+        Write-Parameter $Writer (Merge-Setting $Command.Parameters[$name] $defaults[$name]) $Doc.Parameters[$name]
     }
     $Writer.WriteEndElement()
 

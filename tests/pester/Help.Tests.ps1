@@ -86,6 +86,17 @@ Describe 'Get-Help views' {
         (Get-Help Start-BlockingEchoServer -Full | Out-String) | Should -Match 'Accept pipeline input\?\s+True \(ByPropertyName\)'
     }
 
+    It 'shows each default as the cmdlet has it, with the words the markdown adds' {
+        # build/New-Help.ps1 reads the defaults from new cmdlet instances; the markdown may only add words after them.
+        (Get-Help Start-BlockingEchoServer -Parameter IdleTimeoutSec).defaultValue | Should -Be '60'
+        (Get-Help Start-BlockingEchoServer -Parameter NoDelay).defaultValue | Should -Be 'True'
+        (Get-Help Start-BlockingEchoServer -Parameter MaxBytesPerSecond).defaultValue | Should -Be '0 (unlimited)'
+        (Get-Help Test-EchoRoundTrip -Parameter TimeoutSec).defaultValue | Should -Be '5'
+        (Get-Help Test-EchoRoundTrip -Parameter Interval).defaultValue | Should -Be '0 (1 with -Continuous)'
+        # Not set unless given: the instance's 0 is outside the parameter's own range.
+        (Get-Help Test-EchoRoundTrip -Parameter TotalBytes).defaultValue | Should -Be 'None'
+    }
+
     It 'shows the about_EchoPS topic' {
         $about = Get-Help about_EchoPS | Out-String
         $about | Should -Match 'about_EchoPS'
