@@ -20,6 +20,7 @@ namespace EchoPS.Commands
 
         /// <summary>Stops the servers listening on these ports.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
+        [WholeNumber]
         [ValidateRange(0, 65535)]
         [ArgumentCompleter(typeof(Completion.RunningServerPortCompleter))]
         public int[] Port { get; set; }
@@ -27,6 +28,7 @@ namespace EchoPS.Commands
         /// <summary>Stops the servers with these ids.</summary>
         [Parameter(Mandatory = true, ParameterSetName = IdSet)]
         [Alias("ServerId")]
+        [WholeNumber]
         [ArgumentCompleter(typeof(Completion.RunningServerIdCompleter))]
         public int[] Id { get; set; }
 
@@ -61,20 +63,38 @@ namespace EchoPS.Commands
             var servers = new List<BlockingEchoServer>();
             foreach (var item in InputObject)
             {
-                switch (item?.BaseObject)
+                var server = item?.BaseObject as BlockingEchoServer ?? (item?.BaseObject as EchoServerJob)?.Server;
+                if (server != null)
                 {
-                    case BlockingEchoServer server:
+                    // The same answer as -Port or -Id give for a server that is not running.
+                    if (server.State == EchoServerState.Stopped || server.State == EchoServerState.Failed)
+                        WriteError(EchoErrors.ServerNotFound(
+                            $"Server {server.Id} on {server.LocalEndPoint} is not running ({server.State}): there is nothing to stop.", server.Id));
+                    else
                         servers.Add(server);
-                        break;
-                    case EchoServerJob job when job.Server != null:
-                        servers.Add(job.Server);
-                        break;
-                    default:
-                        WriteError(EchoErrors.NotAServer(item));
-                        break;
+                    continue;
                 }
+                // Any other object binds by property name, as -Port and -Id (alias ServerId) would.
+                var serverId = NumberProperty(item, "ServerId");
+                var port = NumberProperty(item, "Port");
+                if (serverId != null)
+                    servers.AddRange(ServerSelector.Select(this, new[] { serverId.Value }, null));
+                else if (port != null)
+                    servers.AddRange(ServerSelector.Select(this, null, new[] { port.Value }));
+                else
+                    WriteError(EchoErrors.NotAServer(item));
             }
             return servers;
+        }
+
+        private static int? NumberProperty(PSObject item, string name)
+        {
+            var value = item?.Properties[name]?.Value;
+            if (value == null)
+                return null;
+            return LanguagePrimitives.TryConvertTo(value, out int number) && Convert.ToString(number, System.Globalization.CultureInfo.InvariantCulture) == Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)
+                ? number
+                : (int?)null;
         }
     }
 }
