@@ -308,3 +308,17 @@ Describe 'Completion and payload messages (item 23)' {
         $err.Exception.Message | Should -BeLike $Bad
     }
 }
+
+Describe 'Objects from elsewhere stop only the server they name (items 3, 15)' {
+    It 'needs both ServerId and Port to match when an object has both' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            { [pscustomobject]@{ ServerId = $job.ServerId; Port = $job.Port + 1 } | Stop-BlockingEchoServer -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ServerNotFound,EchoPS.Commands.StopBlockingEchoServerCommand'
+            $job.Server.State | Should -Not -Be 'Stopped'
+            [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($job.Server)) | Stop-BlockingEchoServer
+            $job.Server.State | Should -Be 'Stopped'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+}

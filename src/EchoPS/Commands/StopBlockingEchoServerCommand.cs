@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using EchoPS.Jobs;
 using EchoPS.Server;
@@ -74,10 +75,21 @@ namespace EchoPS.Commands
                         servers.Add(server);
                     continue;
                 }
-                // Any other object binds by property name, as -Port and -Id (alias ServerId) would.
-                var serverId = NumberProperty(item, "ServerId");
+                // Any other object binds by property name, as -Port and -Id (alias ServerId) would. A server that
+                // came back deserialized (from a job or remoting) names its id "Id". With both an id and a port,
+                // both must match: an id alone from another process could name another server here.
+                bool isServer = item != null && item.TypeNames.Any(t => t.EndsWith(typeof(BlockingEchoServer).FullName, StringComparison.Ordinal));
+                var serverId = NumberProperty(item, isServer ? "Id" : "ServerId");
                 var port = NumberProperty(item, "Port");
-                if (serverId != null)
+                if (serverId != null && port != null)
+                {
+                    var match = EchoServerRegistry.Running().Where(s => s.Id == serverId && s.Port == port).ToList();
+                    if (match.Count == 0)
+                        WriteError(EchoErrors.ServerNotFound(
+                            $"No running echo server has id {serverId} and port {port}. Get-BlockingEchoServer lists the running ones.", serverId));
+                    servers.AddRange(match);
+                }
+                else if (serverId != null)
                     servers.AddRange(ServerSelector.Select(this, new[] { serverId.Value }, null));
                 else if (port != null)
                     servers.AddRange(ServerSelector.Select(this, null, new[] { port.Value }));
