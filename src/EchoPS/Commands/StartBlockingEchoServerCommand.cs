@@ -73,6 +73,11 @@ namespace EchoPS.Commands
         [ValidateRange(0, MaxTimeoutSec)]
         public int MaxSessionSec { get; set; }
 
+        /// <summary>Seconds one client may keep the only slot while others wait in the backlog (default 60; 0 = no limit).</summary>
+        [Parameter]
+        [ValidateRange(0, MaxTimeoutSec)]
+        public int MaxSlotHoldSec { get; set; } = (int)EchoServerOptions.DefaultMaxSlotHold.TotalSeconds;
+
         /// <summary>Connections admitted per source address in any minute; more are rejected (default 0 = unlimited).</summary>
         [Parameter]
         [ValidateRange(0, int.MaxValue)]
@@ -82,6 +87,11 @@ namespace EchoPS.Commands
         [Parameter]
         [ValidateRange(0, int.MaxValue)]
         public int MaxTotalConnectionsPerMinute { get; set; }
+
+        /// <summary>IPv6 clients whose addresses share this many leading bits count as one source for -MaxConnectionsPerMinute (default 64).</summary>
+        [Parameter]
+        [ValidateRange(0, 128)]
+        public int RateLimitIPv6PrefixLength { get; set; } = EchoServerOptions.DefaultRateLimitIPv6PrefixLength;
 
         /// <summary>Echo rate of one connection in bytes per second (default 0 = unlimited).</summary>
         [Parameter]
@@ -128,6 +138,8 @@ namespace EchoPS.Commands
                 SendTimeout = TimeSpan.FromSeconds(SendTimeoutSec),
                 MaxBytesPerConnection = MaxBytesPerConnection,
                 MaxSessionDuration = TimeSpan.FromSeconds(MaxSessionSec),
+                MaxSlotHold = TimeSpan.FromSeconds(MaxSlotHoldSec),
+                RateLimitIPv6PrefixLength = RateLimitIPv6PrefixLength,
                 MaxConnectionsPerMinute = MaxConnectionsPerMinute,
                 MaxTotalConnectionsPerMinute = MaxTotalConnectionsPerMinute,
                 MaxBytesPerSecond = MaxBytesPerSecond,
