@@ -11,7 +11,8 @@ public sealed class KeepSendingClient : IDisposable
     private readonly Socket _socket;
     private readonly Thread _writer;
     private readonly Thread _reader;
-    private readonly int _quietMs;
+    private readonly int _writerQuietMs;
+    private readonly int _readerQuietMs;
     private volatile bool _done;
 
     public long BytesSent;
@@ -19,10 +20,12 @@ public sealed class KeepSendingClient : IDisposable
     public string End = "running";
     public string WriterEnd = "running";
 
-    // firstBytes are sent at once (and not read), then the client is quiet for quietMs, then it sends flat out and reads.
-    public KeepSendingClient(int port, int firstBytes, int quietMs, int timeoutMs)
+    // firstBytes are sent at once (and not read); after writerQuietMs the client sends flat out, and after
+    // readerQuietMs it reads. Sending before reading again is what makes a server's reset throw echo away.
+    public KeepSendingClient(int port, int firstBytes, int writerQuietMs, int readerQuietMs, int timeoutMs)
     {
-        _quietMs = quietMs;
+        _writerQuietMs = writerQuietMs;
+        _readerQuietMs = readerQuietMs;
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _socket.ReceiveTimeout = timeoutMs;
         _socket.SendTimeout = timeoutMs;
@@ -46,7 +49,7 @@ public sealed class KeepSendingClient : IDisposable
     {
         try
         {
-            Thread.Sleep(_quietMs);
+            Thread.Sleep(_writerQuietMs);
             var chunk = new byte[16384];
             while (!_done)
                 BytesSent += _socket.Send(chunk, 0, chunk.Length, SocketFlags.None);
@@ -60,7 +63,7 @@ public sealed class KeepSendingClient : IDisposable
     {
         try
         {
-            Thread.Sleep(_quietMs);
+            Thread.Sleep(_readerQuietMs);
             var buffer = new byte[65536];
             int n;
             while ((n = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None)) > 0)

@@ -39,12 +39,12 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
         # The client sends flat out from the start.
         @{ Reason = 'ByteLimit'; Limits = @{ MaxBytesPerConnection = 1MB }; First = 0; QuietMs = 0; Echoed = 1MB }
         # 512 KiB sent and not read until after the limit fired: part of the echo still waits in the server's send
-        # queue when the client starts sending and reading again.
+        # queue when the client starts sending again, and reading a little later.
         @{ Reason = 'SessionLimit'; Limits = @{ MaxSessionSec = 1 }; First = 512KB; QuietMs = 1500; Echoed = 512KB }
         @{ Reason = 'IdleTimeout'; Limits = @{ IdleTimeoutSec = 1 }; First = 512KB; QuietMs = 1500; Echoed = 512KB }) {
         $job = Start-BlockingEchoServer -Port 0 @Limits -AsJob
         try {
-            $client = [KeepSendingClient]::new($job.Port, $First, $QuietMs, 5000)
+            $client = [KeepSendingClient]::new($job.Port, $First, $QuietMs, $QuietMs + 200 * [int]($QuietMs -gt 0), 5000)
             try { (Assert-AllEchoRead $job $client $Reason).BytesEchoed | Should -Be $Echoed }
             finally { $client.Dispose() }
         }
@@ -52,12 +52,13 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
     }
 
     It 'after a stop, which stays prompt' {
-        # The stop comes while the client has not read its echo yet; it resumes well within the stop's grace.
+        # The stop comes while the client has not read its echo yet; it sends again, then reads within the stop's
+        # grace (0.25 s).
         $job = Start-BlockingEchoServer -Port 0 -AsJob
         try {
-            $client = [KeepSendingClient]::new($job.Port, 512KB, 600, 5000)
+            $client = [KeepSendingClient]::new($job.Port, 512KB, 450, 550, 5000)
             try {
-                Start-Sleep -Milliseconds 500
+                Start-Sleep -Milliseconds 400
                 $watch = [Diagnostics.Stopwatch]::StartNew()
                 Stop-BlockingEchoServer -Id $job.ServerId
                 $watch.Stop()
