@@ -138,7 +138,8 @@ namespace EchoPS.Server
 
         /// <summary>
         /// Asks the server to stop and waits up to <paramref name="timeout"/> for its thread to end. Closing the
-        /// sockets unblocks a blocked accept, read or write at once, so the wait is short in every state.
+        /// sockets unblocks a blocked accept, read or write at once, so the wait is short in every state: at most
+        /// <see cref="StopGrace"/> more while a connected client is still receiving its echo.
         /// </summary>
         /// <returns>True when the server has ended.</returns>
         public bool Stop(TimeSpan timeout)
@@ -284,7 +285,7 @@ namespace EchoPS.Server
         private void Serve(Socket client)
         {
             var remote = Addressing.Unmap(client.RemoteEndPoint as IPEndPoint);
-            if (!Admit(client, remote, ArrivalTime(client)))
+            if (!Admit(client, remote))
                 return;
             lock (_socketGate)
             {
@@ -392,13 +393,13 @@ namespace EchoPS.Server
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
-        private bool Admit(Socket client, IPEndPoint remote, DateTime arrival)
+        private bool Admit(Socket client, IPEndPoint remote)
         {
             string refusal = null;
             var reason = DisconnectReason.NotAllowed;
             if (!IsAllowed(remote.Address))
                 refusal = $"{remote.Address} is not in the allowlist";
-            else if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(remote.Address, arrival, out refusal))
+            else if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(remote.Address, ArrivalTime(client), out refusal))
                 reason = DisconnectReason.RateLimited;
             if (refusal == null)
                 return true;
