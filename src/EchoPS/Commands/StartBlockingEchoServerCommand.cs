@@ -77,6 +77,11 @@ namespace EchoPS.Commands
         [ValidateSeconds(MaxTimeoutSec)]
         public double MaxSessionSec { get; set; }
 
+        /// <summary>Seconds one client may keep the only slot while others wait in the backlog (default 60; 0 = no limit).</summary>
+        [Parameter]
+        [ValidateSeconds(MaxTimeoutSec)]
+        public double MaxSlotHoldSec { get; set; } = EchoServerOptions.DefaultMaxSlotHold.TotalSeconds;
+
         /// <summary>Connections admitted per source address in any minute; more are rejected (default 0 = unlimited).</summary>
         [Parameter]
         [WholeNumber]
@@ -88,6 +93,12 @@ namespace EchoPS.Commands
         [WholeNumber]
         [ValidateRange(0, int.MaxValue)]
         public int MaxTotalConnectionsPerMinute { get; set; }
+
+        /// <summary>IPv6 clients whose addresses share this many leading bits count as one source for -MaxConnectionsPerMinute (default 64).</summary>
+        [Parameter]
+        [WholeNumber]
+        [ValidateRange(0, 128)]
+        public int RateLimitIPv6PrefixLength { get; set; } = EchoServerOptions.DefaultRateLimitIPv6PrefixLength;
 
         /// <summary>Echo rate of one connection in bytes per second (default 0 = unlimited).</summary>
         [Parameter]
@@ -142,6 +153,8 @@ namespace EchoPS.Commands
                 SendTimeout = ValidateSecondsAttribute.ToTimeSpan(SendTimeoutSec),
                 MaxBytesPerConnection = MaxBytesPerConnection,
                 MaxSessionDuration = ValidateSecondsAttribute.ToTimeSpan(MaxSessionSec),
+                MaxSlotHold = ValidateSecondsAttribute.ToTimeSpan(MaxSlotHoldSec),
+                RateLimitIPv6PrefixLength = RateLimitIPv6PrefixLength,
                 MaxConnectionsPerMinute = MaxConnectionsPerMinute,
                 MaxTotalConnectionsPerMinute = MaxTotalConnectionsPerMinute,
                 MaxBytesPerSecond = MaxBytesPerSecond,

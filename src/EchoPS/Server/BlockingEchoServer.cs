@@ -43,6 +43,8 @@ namespace EchoPS.Server
         private Socket _client;
         private Thread _thread;
         private volatile bool _stopRequested;
+        private long _stopDeadline = long.MaxValue;
+        private Timer _forceStop;
         private volatile EchoServerState _state = EchoServerState.Listening;
         private IPEndPoint _currentClient;
         private long _clientsServed;
@@ -67,7 +69,8 @@ namespace EchoPS.Server
             _options.Validate();
             _onEvent = onEvent ?? throw new ArgumentNullException(nameof(onEvent));
             _buffer = new byte[options.BufferSize];
-            _rateLimiter = new ConnectionRateLimiter(options.MaxConnectionsPerMinute, options.MaxTotalConnectionsPerMinute);
+            _rateLimiter = new ConnectionRateLimiter(options.MaxConnectionsPerMinute, options.MaxTotalConnectionsPerMinute,
+                options.RateLimitIPv6PrefixLength);
             Id = id;
         }
 
@@ -144,7 +147,8 @@ namespace EchoPS.Server
 
         /// <summary>
         /// Asks the server to stop and waits up to <paramref name="timeout"/> for its thread to end. Closing the
-        /// sockets unblocks a blocked accept, read or write at once, so the wait is short in every state.
+        /// sockets unblocks a blocked accept, read or write at once, so the wait is short in every state: at most
+        /// <see cref="StopGrace"/> more while a connected client is still receiving its echo.
         /// </summary>
         /// <returns>True when the server has ended.</returns>
         public bool Stop(TimeSpan timeout)
@@ -156,21 +160,50 @@ namespace EchoPS.Server
         /// <summary>Asks the server to stop without waiting.</summary>
         public void RequestStop()
         {
-            _stopRequested = true;
-            _stopSignal.Set();
             lock (_socketGate)
             {
+                if (_stopRequested)
+                    return;
+                Interlocked.Exchange(ref _stopDeadline, Stopwatch.GetTimestamp() + Ticks(StopGrace));
+                _stopRequested = true;
+                _stopSignal.Set();
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
                     _state = EchoServerState.Stopping;
-                // This is what wakes the server thread: closing the listener fails a blocked accept, and shutting the
-                // client down fails its blocked read or write at once. Closing the client here too is safe only where
-                // every call on it goes through the Socket (see LinuxSocketCalls); otherwise the server thread does.
-                if (LinuxSocketCalls.Available)
-                    Shutdown(_client);
-                else
-                    ShutdownAndClose(_client);
+                // Closing the listener fails a blocked accept at once. A connected client is ended without losing echo
+                // (see CloseLingering): when it has every byte it was sent, shutting the socket down both ways wakes a
+                // blocked read or write at once; otherwise only the sending side is shut (a FIN after the echo, and a
+                // blocked write fails), and the timer forces the rest after StopGrace, so a stop stays short.
+                if (_client != null)
+                {
+                    if (LinuxTcpInfo.Unacknowledged(_client) == 0)
+                        ForceWake(_client);
+                    else
+                    {
+                        Shutdown(_client, SocketShutdown.Send);
+                        _forceStop = new Timer(_ => ForceWakeClient(), null, StopGrace, Timeout.InfiniteTimeSpan);
+                    }
+                }
                 ShutdownAndClose(_listener);
             }
+        }
+
+        private void ForceWakeClient()
+        {
+            lock (_socketGate)
+                ForceWake(_client);
+        }
+
+        /// <summary>
+        /// Wakes the server thread wherever it is blocked on <paramref name="client"/>: shutting it down both ways fails
+        /// a blocked read or write at once. Closing it here too is safe only where every call on it goes through the
+        /// Socket (see LinuxSocketCalls); otherwise the server thread closes it.
+        /// </summary>
+        private static void ForceWake(Socket client)
+        {
+            if (LinuxSocketCalls.Available)
+                Shutdown(client, SocketShutdown.Both);
+            else
+                ShutdownAndClose(client);
         }
 
         /// <summary>Stops the server, waiting up to five seconds for its thread to end.</summary>
@@ -228,6 +261,7 @@ namespace EchoPS.Server
                 lock (_socketGate)
                 {
                     _listener.Dispose();
+                    _forceStop?.Dispose();
                     _state = failure == null ? EchoServerState.Stopped : EchoServerState.Failed;
                 }
                 _uptime.Stop();
@@ -291,6 +325,15 @@ namespace EchoPS.Server
             }
             finally
             {
+                // After the client's own close nothing is left unread, and a plain close is one syscall less per
+                // connection. After a reset there is nobody to linger for. Every end the server chose lingers, so the
+                // client reads every byte counted as echoed, then end of stream.
+                if (reason == DisconnectReason.ClientClosed)
+                    client.Dispose();
+                else if (reason == DisconnectReason.ClientReset || reason == DisconnectReason.Error)
+                    ShutdownAndClose(client);
+                else
+                    CloseLingering(client);
                 lock (_socketGate)
                 {
                     _client = null;
@@ -298,17 +341,64 @@ namespace EchoPS.Server
                         _state = EchoServerState.Listening;
                 }
                 Volatile.Write(ref _currentClient, null);
-                // After the client's own close nothing is left unread, and a plain close is one syscall less per
-                // connection. A cut-off shuts down first, so the client reads its echo and then end of stream.
-                if (reason == DisconnectReason.ClientClosed)
-                    client.Dispose();
-                else
-                    ShutdownAndClose(client);
             }
 
             Interlocked.Increment(ref _clientsServed);
             Raise(EchoServerEvent.Disconnected(Id, BoundEndPoint, remote, session.Received, session.Echoed,
-                session.Elapsed(Stopwatch.GetTimestamp()), reason, message ?? Describe(reason)));
+                session.Elapsed(Stopwatch.GetTimestamp()), reason, message ?? Describe(reason, session)));
+        }
+
+        /// <summary>
+        /// Ends a connection the server cut off without throwing away echo still in flight. Closing a socket with
+        /// unread input makes the kernel send a reset, and a reset discards whatever of the echo the client had not
+        /// yet received. So: stop echoing, shut down the sending side (a FIN after the last echoed byte), read and
+        /// discard the client's further input until it closes too, resets, or is quiet with every byte acknowledged,
+        /// for at most <see cref="LingerTimeout"/> (a stop shortens that to what is left of <see cref="StopGrace"/>);
+        /// then close.
+        /// </summary>
+        private void CloseLingering(Socket client)
+        {
+            var deadline = Stopwatch.GetTimestamp() + Ticks(LingerTimeout);
+            try
+            {
+                Shutdown(client, SocketShutdown.Send);
+                while (true)
+                {
+                    var stopping = _stopRequested;
+                    var now = Stopwatch.GetTimestamp();
+                    var end = stopping ? Math.Min(deadline, Interlocked.Read(ref _stopDeadline)) : deadline;
+                    // Stopping, the client having every byte and our FIN is enough: what it sends later is refused by
+                    // a reset, which no longer costs it any echo.
+                    if (now >= end || (stopping && LinuxTcpInfo.Unacknowledged(client) == 0))
+                        break;
+                    var waitMicroseconds = (int)Math.Min(LingerSlice.Ticks / 10, (end - now) * 1000000 / Stopwatch.Frequency);
+                    if (client.Poll(Math.Max(1, waitMicroseconds), SelectMode.SelectRead))
+                    {
+                        if (client.Receive(_buffer, 0, _buffer.Length, SocketFlags.None, out var error) <= 0 || error != SocketError.Success)
+                            break; // end of stream or a reset: nothing more can arrive
+                    }
+                    else if (LinuxTcpInfo.Unacknowledged(client) == 0)
+                    {
+                        break; // quiet, and everything we sent is acknowledged
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                // Reset or force-closed by a stop: nothing left to wait for.
+            }
+            client.Dispose();
+        }
+
+        /// <summary>
+        /// When the client's connection was established, as far as the kernel tells: a queued client arrived before
+        /// it was accepted, and a rate limit counts arrivals. The accept time where the kernel does not say.
+        /// </summary>
+        private static DateTime ArrivalTime(Socket client)
+        {
+            var now = DateTime.UtcNow;
+            var since = LinuxTcpInfo.SinceEstablished(client);
+            return since.HasValue ? now - since.Value : now;
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
@@ -318,7 +408,7 @@ namespace EchoPS.Server
             var reason = DisconnectReason.NotAllowed;
             if (!IsAllowed(remote.Address))
                 refusal = $"{remote.Address} is not in the allowlist";
-            else if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(remote.Address, DateTime.UtcNow, out refusal))
+            else if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(remote.Address, ArrivalTime(client), out refusal))
                 reason = DisconnectReason.RateLimited;
             if (refusal == null)
                 return true;
@@ -342,24 +432,53 @@ namespace EchoPS.Server
 
         /// <summary>
         /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
-        /// default path (no caps, no throttle) is exactly one receive and one send per chunk: no other syscalls.
+        /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds a clock
+        /// read per chunk and, while it is far off, a few socket-timeout changes per session.
         /// </summary>
         private DisconnectReason Echo(Socket client, ClientSession session)
         {
             var cap = _options.MaxBytesPerConnection;
             var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
+            var holdLimited = _options.MaxSlotHold > TimeSpan.Zero;
             var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
             int descriptor = LinuxSocketCalls.Available ? (int)client.Handle : -1;
+            var receive = new TimeoutState(Milliseconds(_options.IdleTimeout));
+            var send = new TimeoutState(Milliseconds(_options.SendTimeout));
+            long nextHoldCheck = holdLimited ? session.Started + Ticks(_options.MaxSlotHold) : long.MaxValue;
+            long lastRead = session.Started;
             while (true)
             {
                 int want = cap > 0 ? (int)Math.Min(chunk, cap - session.Received) : chunk;
                 session.Phase = IoPhase.Receive;
-                if (sessionLimited && !ShortenTimeout(client, SocketOptionName.ReceiveTimeout, _options.IdleTimeout, session))
-                    return DisconnectReason.SessionLimit;
-                int read = descriptor >= 0
-                    ? LinuxSocketCalls.Receive(descriptor, _buffer, 0, want)
-                    : client.Receive(_buffer, 0, want, SocketFlags.None);
+                int read;
+                if (holdLimited || sessionLimited)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    if (now >= nextHoldCheck)
+                    {
+                        session.Waiting = ClientsWaiting();
+                        if (session.Waiting > 0)
+                            return DisconnectReason.SlotHoldLimit;
+                        nextHoldCheck = now + Ticks(SlotHoldRecheck);
+                    }
+                    var limit = BoundReceive(client, receive, now, lastRead, nextHoldCheck, session);
+                    if (limit.HasValue)
+                        return limit.Value;
+                    try
+                    {
+                        read = Receive(client, descriptor, want);
+                    }
+                    catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && receive.Shortened)
+                    {
+                        continue; // woken early for the slot-hold check or the session cap: the loop's top decides
+                    }
+                    lastRead = Stopwatch.GetTimestamp();
+                }
+                else
+                {
+                    read = Receive(client, descriptor, want);
+                }
                 if (read == 0)
                     return _stopRequested ? DisconnectReason.ServerStopping : DisconnectReason.ClientClosed;
                 session.Received += read;
@@ -369,12 +488,18 @@ namespace EchoPS.Server
                     return DisconnectReason.ServerStopping;
 
                 session.Phase = IoPhase.Send;
+                session.WriteStarted = Stopwatch.GetTimestamp();
                 int sent = 0;
                 while (sent < read)
                 {
-                    if (sessionLimited && !ShortenTimeout(client, SocketOptionName.SendTimeout, _options.SendTimeout, session))
-                        return DisconnectReason.SessionLimit;
-                    session.SendStarted = Stopwatch.GetTimestamp();
+                    // The send timeout bounds the whole write of this chunk, not each syscall: after a partial send
+                    // the next one may wait only for what is left (and never past the session cap).
+                    if (sent > 0 || sessionLimited || send.Shortened)
+                    {
+                        var limit = BoundSend(client, send, sent > 0, sessionLimited, session);
+                        if (limit.HasValue)
+                            return limit.Value;
+                    }
                     // Send may write less than asked: finish the chunk before reading more.
                     int n = descriptor >= 0
                         ? LinuxSocketCalls.Send(descriptor, _buffer, sent, read - sent)
@@ -389,18 +514,82 @@ namespace EchoPS.Server
             }
         }
 
+        private int Receive(Socket client, int descriptor, int want) => descriptor >= 0
+            ? LinuxSocketCalls.Receive(descriptor, _buffer, 0, want)
+            : client.Receive(_buffer, 0, want, SocketFlags.None);
+
         /// <summary>
-        /// With a session cap, a blocking call may wait only until the session's end: the socket timeout becomes
-        /// the smaller of its own timeout and the time left. Returns false when no time is left.
+        /// Sets the receive timeout for the next read: the idle timeout left since the last read, no later than the
+        /// session's end (exactly), and ending near the next slot-hold check (lazily: the timeout is changed only
+        /// when it would overrun that check by more than <see cref="SlotHoldSlack"/>, which takes a few changes a
+        /// session). Returns the limit that has run out, if any.
         /// </summary>
-        private bool ShortenTimeout(Socket client, SocketOptionName option, TimeSpan ownTimeout, ClientSession session)
+        private DisconnectReason? BoundReceive(Socket client, TimeoutState timeout, long now, long lastRead, long nextHoldCheck, ClientSession session)
         {
-            var left = _options.MaxSessionDuration - session.Elapsed(Stopwatch.GetTimestamp());
-            if (left <= TimeSpan.Zero)
-                return false;
-            var timeout = ownTimeout == TimeSpan.Zero || left < ownTimeout ? left : ownTimeout;
-            client.SetSocketOption(SocketOptionLevel.Socket, option, Math.Max(1, Milliseconds(timeout)));
-            return true;
+            long wait = long.MaxValue;
+            if (_options.IdleTimeout > TimeSpan.Zero)
+            {
+                wait = lastRead + Ticks(_options.IdleTimeout) - now;
+                if (wait <= 0)
+                    return DisconnectReason.IdleTimeout;
+            }
+            if (_options.MaxSessionDuration > TimeSpan.Zero)
+            {
+                var left = session.Started + Ticks(_options.MaxSessionDuration) - now;
+                if (left <= 0)
+                    return DisconnectReason.SessionLimit;
+                // Exact, as the session cap always was: the timeout is set for every read.
+                timeout.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, Math.Min(left, nextHoldCheck - now)));
+                return null;
+            }
+            var holdLeft = nextHoldCheck - now;
+            var slack = Ticks(SlotHoldSlack);
+            if (timeout.Current <= Math.Min(wait + Ticks(TimeoutSlack), holdLeft + slack))
+                return null; // the timeout in place ends in time
+            timeout.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, holdLeft / 2 + slack));
+            return null;
+        }
+
+        /// <summary>
+        /// Sets the send timeout for the next send of a write: what is left of the write's send timeout, no later than
+        /// the session's end; the configured timeout again for the first send of a write. Returns the limit that has
+        /// run out, if any.
+        /// </summary>
+        private DisconnectReason? BoundSend(Socket client, TimeoutState timeout, bool partWritten, bool sessionLimited, ClientSession session)
+        {
+            var now = Stopwatch.GetTimestamp();
+            long wait = long.MaxValue;
+            if (_options.SendTimeout > TimeSpan.Zero)
+            {
+                wait = partWritten ? session.WriteStarted + Ticks(_options.SendTimeout) - now : Ticks(_options.SendTimeout);
+                if (wait <= 0)
+                    return DisconnectReason.SendTimeout;
+            }
+            if (sessionLimited)
+            {
+                var left = session.Started + Ticks(_options.MaxSessionDuration) - now;
+                if (left <= 0)
+                    return DisconnectReason.SessionLimit;
+                wait = Math.Min(wait, left);
+            }
+            timeout.Set(client, SocketOptionName.SendTimeout, wait);
+            return null;
+        }
+
+        /// <summary>Clients waiting in the listen backlog now: counted on Linux, otherwise 1 when any is (or 0).</summary>
+        private int ClientsWaiting()
+        {
+            try
+            {
+                var queued = LinuxTcpInfo.QueuedConnections(_listener);
+                if (queued.HasValue)
+                    return queued.Value;
+                return _listener.Poll(0, SelectMode.SelectRead) ? 1 : 0;
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                return 0; // the listener is closing: the server is stopping
+            }
         }
 
         private DisconnectReason Classify(Exception ex, ClientSession session, out string message)
@@ -420,7 +609,7 @@ namespace EchoPS.Server
                         return DisconnectReason.IdleTimeout;
                     // .NET reports a reset that hits a blocking send as TimedOut (the syscall said ECONNRESET): only a
                     // send that really waited out its timeout is a send timeout.
-                    if (_options.SendTimeout > TimeSpan.Zero && Elapsed(session.SendStarted, now) >= _options.SendTimeout - TimeoutSlack)
+                    if (_options.SendTimeout > TimeSpan.Zero && Elapsed(session.WriteStarted, now) >= _options.SendTimeout - TimeoutSlack)
                         return DisconnectReason.SendTimeout;
                     return DisconnectReason.ClientReset;
                 case SocketError.ConnectionReset:
@@ -433,10 +622,13 @@ namespace EchoPS.Server
             }
         }
 
-        private string Describe(DisconnectReason reason)
+        private string Describe(DisconnectReason reason, ClientSession session)
         {
             switch (reason)
             {
+                case DisconnectReason.SlotHoldLimit:
+                    return $"held the only slot for {_options.MaxSlotHold.TotalSeconds:0.###} s while {session.Waiting} " +
+                        (session.Waiting == 1 ? "client waited" : "clients waited");
                 case DisconnectReason.IdleTimeout: return $"sent nothing for {_options.IdleTimeout.TotalSeconds:0.###} s";
                 case DisconnectReason.SendTimeout: return $"did not read its echo for {_options.SendTimeout.TotalSeconds:0.###} s";
                 case DisconnectReason.ByteLimit: return $"reached the cap of {_options.MaxBytesPerConnection} bytes";
@@ -465,16 +657,16 @@ namespace EchoPS.Server
         {
             if (socket == null)
                 return;
-            Shutdown(socket);
+            Shutdown(socket, SocketShutdown.Both);
             socket.Dispose();
         }
 
-        private static void Shutdown(Socket socket)
+        private static void Shutdown(Socket socket, SocketShutdown how)
         {
             try
             {
                 if (socket != null && socket.Connected)
-                    socket.Shutdown(SocketShutdown.Both);
+                    socket.Shutdown(how);
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
@@ -482,8 +674,10 @@ namespace EchoPS.Server
             }
         }
 
-        // Rounded up: a socket timeout of 0 means "wait forever", so a non-zero timeout under 1 ms must become 1 ms.
+        /// <summary>A socket timeout in whole milliseconds, rounded up: a timeout under 1 ms must not become 0 (none).</summary>
         private static int Milliseconds(TimeSpan timeout) => (int)Math.Ceiling(timeout.TotalMilliseconds);
+
+        private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
         private static TimeSpan Elapsed(long fromTimestamp, long toTimestamp) =>
             TimeSpan.FromSeconds((toTimestamp - fromTimestamp) / (double)Stopwatch.Frequency);
@@ -491,23 +685,75 @@ namespace EchoPS.Server
         // Socket timeouts fire a little early or late; a deadline this close counts as reached.
         private static readonly TimeSpan TimeoutSlack = TimeSpan.FromMilliseconds(50);
 
+        /// <summary>
+        /// How long a cut-off connection may linger while the client reads the rest of its echo and closes. The slot
+        /// stays taken meanwhile, so it is short; it ends at once when the client closes or resets, or is quiet with
+        /// everything acknowledged.
+        /// </summary>
+        internal static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
+
+        /// <summary>
+        /// How long a stop waits for a connected client to receive echo still in flight before it forces the
+        /// connection down (a client that has everything already costs no wait): stopping stays prompt.
+        /// </summary>
+        internal static readonly TimeSpan StopGrace = TimeSpan.FromMilliseconds(250);
+
+        // How often a lingering close looks again whether everything sent was acknowledged.
+        private static readonly TimeSpan LingerSlice = TimeSpan.FromMilliseconds(10);
+
+        // After the slot-hold limit, how often a client alone in the slot has the backlog looked at again, and how late
+        // a check may come (the receive timeout is changed lazily so that a session takes only a few such changes).
+        private static readonly TimeSpan SlotHoldRecheck = TimeSpan.FromSeconds(1);
+        private static readonly TimeSpan SlotHoldSlack = TimeSpan.FromSeconds(1);
+
+        /// <summary>A socket timeout as last set on the socket, so that it is changed only when it must be.</summary>
+        private sealed class TimeoutState
+        {
+            private readonly int _configuredMs;
+            private int _currentMs;
+
+            public TimeoutState(int configuredMs)
+            {
+                _configuredMs = _currentMs = configuredMs;
+            }
+
+            /// <summary>The timeout in place, in Stopwatch ticks; long.MaxValue for none.</summary>
+            public long Current => _currentMs == 0 ? long.MaxValue : _currentMs * Stopwatch.Frequency / 1000;
+
+            /// <summary>Whether the timeout in place is not the configured one.</summary>
+            public bool Shortened => _currentMs != _configuredMs;
+
+            /// <summary>Sets the timeout to <paramref name="ticks"/> (long.MaxValue for none), in whole ms rounded up.</summary>
+            public void Set(Socket client, SocketOptionName option, long ticks)
+            {
+                int ms = ticks == long.MaxValue ? 0
+                    : (int)Math.Min(int.MaxValue, Math.Max(1, (ticks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
+                if (ms == _currentMs)
+                    return;
+                client.SetSocketOption(SocketOptionLevel.Socket, option, ms);
+                _currentMs = ms;
+            }
+        }
+
         private enum IoPhase { Receive, Send }
 
         private sealed class ClientSession
         {
-            private readonly long _started;
-
             public ClientSession(long started)
             {
-                _started = started;
+                Started = started;
             }
 
+            public readonly long Started;
             public IoPhase Phase;
-            public long SendStarted;
+            // When the write of the current chunk began: the send timeout bounds the whole write.
+            public long WriteStarted;
             public long Received;
             public long Echoed;
+            // Clients in the backlog when the slot-hold limit ended the session.
+            public int Waiting;
 
-            public TimeSpan Elapsed(long now) => BlockingEchoServer.Elapsed(_started, now);
+            public TimeSpan Elapsed(long now) => BlockingEchoServer.Elapsed(Started, now);
         }
     }
 }

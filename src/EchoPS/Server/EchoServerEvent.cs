@@ -43,6 +43,8 @@ namespace EchoPS.Server
         NotAllowed,
         /// <summary>The client exceeded the connection rate limit.</summary>
         RateLimited,
+        /// <summary>The client held the only slot for the slot-hold limit while other clients waited.</summary>
+        SlotHoldLimit,
     }
 
     /// <summary>

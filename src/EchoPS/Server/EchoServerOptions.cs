@@ -25,6 +25,10 @@ namespace EchoPS.Server
         public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
         /// <summary>The default send timeout: a client that stops reading its echo is cut off after this.</summary>
         public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromSeconds(10);
+        /// <summary>The default slot-hold limit: one client may keep the only slot this long while others wait.</summary>
+        public static readonly TimeSpan DefaultMaxSlotHold = TimeSpan.FromSeconds(60);
+        /// <summary>The default prefix length that groups IPv6 sources for the per-source rate limit (a /64 is one site).</summary>
+        public const int DefaultRateLimitIPv6PrefixLength = 64;
         /// <summary>The longest timeout a socket accepts here (socket timeouts are whole milliseconds in an int).</summary>
         public static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
 
@@ -58,11 +62,20 @@ namespace EchoPS.Server
         /// <summary>How long one connection may last; zero is unlimited.</summary>
         public TimeSpan MaxSessionDuration { get; set; }
 
-        /// <summary>Connections admitted per source address in any 60 seconds; 0 is unlimited.</summary>
+        /// <summary>
+        /// How long one client may keep the only slot while other clients wait in the backlog; zero never cuts it off.
+        /// Checked between reads and writes: a client alone is never cut off by it.
+        /// </summary>
+        public TimeSpan MaxSlotHold { get; set; } = DefaultMaxSlotHold;
+
+        /// <summary>Connections admitted per source in any 60 seconds (by arrival); 0 is unlimited.</summary>
         public int MaxConnectionsPerMinute { get; set; }
 
         /// <summary>Connections admitted from all sources together in any 60 seconds; 0 is unlimited.</summary>
         public int MaxTotalConnectionsPerMinute { get; set; }
+
+        /// <summary>IPv6 sources that share this many leading bits count as one source for the per-source limit (0 to 128).</summary>
+        public int RateLimitIPv6PrefixLength { get; set; } = DefaultRateLimitIPv6PrefixLength;
 
         /// <summary>The echo rate of one connection, in bytes per second; 0 is unlimited.</summary>
         public long MaxBytesPerSecond { get; set; }
@@ -78,6 +91,8 @@ namespace EchoPS.Server
             CheckTimeout(nameof(IdleTimeout), IdleTimeout);
             CheckTimeout(nameof(SendTimeout), SendTimeout);
             CheckTimeout(nameof(MaxSessionDuration), MaxSessionDuration);
+            CheckTimeout(nameof(MaxSlotHold), MaxSlotHold);
+            CheckRange(nameof(RateLimitIPv6PrefixLength), RateLimitIPv6PrefixLength, 0, 128);
             CheckRange(nameof(MaxBytesPerConnection), MaxBytesPerConnection, 0, long.MaxValue);
             CheckRange(nameof(MaxConnectionsPerMinute), MaxConnectionsPerMinute, 0, int.MaxValue);
             CheckRange(nameof(MaxTotalConnectionsPerMinute), MaxTotalConnectionsPerMinute, 0, int.MaxValue);
@@ -97,7 +112,9 @@ namespace EchoPS.Server
             };
             if (MaxBytesPerConnection > 0) parts.Add($"max {MaxBytesPerConnection} bytes per connection");
             if (MaxSessionDuration > TimeSpan.Zero) parts.Add("max session " + Seconds(MaxSessionDuration));
-            if (MaxConnectionsPerMinute > 0) parts.Add($"max {MaxConnectionsPerMinute} connections/min per source");
+            parts.Add(MaxSlotHold > TimeSpan.Zero ? "max slot hold " + Seconds(MaxSlotHold) + " while others wait" : "slot hold unlimited");
+            if (MaxConnectionsPerMinute > 0)
+                parts.Add($"max {MaxConnectionsPerMinute} connections/min per source" + (RateLimitIPv6PrefixLength < 128 ? $" (IPv6 per /{RateLimitIPv6PrefixLength})" : ""));
             if (MaxTotalConnectionsPerMinute > 0) parts.Add($"max {MaxTotalConnectionsPerMinute} connections/min overall");
             if (MaxBytesPerSecond > 0) parts.Add($"max {MaxBytesPerSecond} bytes/s per connection");
             return string.Join(", ", parts);
