@@ -38,7 +38,8 @@ namespace EchoPS.LockDown
             var addressText = slash < 0 ? trimmed : trimmed.Substring(0, slash);
             var problem = Addressing.ParseLiteral(addressText, out var address);
             if (problem != null)
-                throw new FormatException($"'{text}' is not an address or CIDR range: {problem} Use an address (192.168.1.10, ::1) or a range (10.0.0.0/8, fd00::/8).");
+                throw new FormatException((slash < 0 ? problem : $"'{text}' is not an address or CIDR range: {problem}") +
+                    " Use an address (192.168.1.10, ::1) or a CIDR range (10.0.0.0/8, fd00::/8).");
             bool mapped = address.IsIPv4MappedToIPv6;
             var maxPrefix = mapped ? 128 : address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
             var minPrefix = mapped ? 96 : 0;
