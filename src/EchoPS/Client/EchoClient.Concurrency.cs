@@ -96,7 +96,7 @@ namespace EchoPS.Client
 
                 // Pseudo-random messages differ per client, so one client's echo cannot pass for another's; a payload is sent as given.
                 int offset = _options.Payload != null ? 0 : pattern.OffsetAt((wait.Client - 1L) * size);
-                Exchange(socket, pattern, offset, size, readBack, false, tally, 0, ref firstByteAt);
+                Exchange(socket, pattern, offset, size, readBack, false, tally, 0, true, ref firstByteAt);
                 Pause(_options.Hold);
                 FinishStream(socket, readBack, tally, false);
                 wait.Status = EchoRoundTripStatus.Success;

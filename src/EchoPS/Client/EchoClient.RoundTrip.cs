@@ -29,14 +29,14 @@ namespace EchoPS.Client
             try
             {
                 socket = ConnectAny(addresses, result).Socket;
-                Exchange(socket, pattern, pattern.OffsetAt(tally.Position), size, readBack, false, tally, -1, ref firstByteAt);
+                Exchange(socket, pattern, pattern.OffsetAt(tally.Position), size, readBack, false, tally, -1, false, ref firstByteAt);
                 Interlocked.Exchange(ref _progressStart, Stopwatch.GetTimestamp());
                 for (; done < count; done++)
                 {
                     if (done > 0 && interval > TimeSpan.Zero)
                         Pause(interval);
                     bool halfCloseAfter = _options.HalfClose && done == count - 1;
-                    samples[done] = Exchange(socket, pattern, pattern.OffsetAt(tally.Position), size, readBack, halfCloseAfter, tally, done, ref firstByteAt);
+                    samples[done] = Exchange(socket, pattern, pattern.OffsetAt(tally.Position), size, readBack, halfCloseAfter, tally, done, false, ref firstByteAt);
                     Volatile.Write(ref _progressDone, done + 1L);
                 }
                 FinishStream(socket, readBack, tally, _options.HalfClose);
@@ -90,7 +90,7 @@ namespace EchoPS.Client
                         var connection = ConnectAny(Resolve(targetName), result);
                         session.Connected(connection);
                         tally.StreamBase = 0;
-                        Exchange(session.Socket, session.Pattern, session.Pattern.OffsetAt(tally.Position), result.Size, session.ReadBack, false, tally, -1, ref firstByteAt);
+                        Exchange(session.Socket, session.Pattern, session.Pattern.OffsetAt(tally.Position), result.Size, session.ReadBack, false, tally, -1, false, ref firstByteAt);
                     }
                     else
                     {
@@ -101,7 +101,7 @@ namespace EchoPS.Client
                     // echo, were never sent.
                     ExpectNothingPending(session.Socket, session.ReadBack, tally);
                     session.Sample[0] = Exchange(session.Socket, session.Pattern, session.Pattern.OffsetAt(tally.Position), result.Size,
-                        session.ReadBack, false, tally, sequence - 1, ref firstByteAt);
+                        session.ReadBack, false, tally, sequence - 1, false, ref firstByteAt);
                     result.RoundTrips = 1;
                     LatencyStats.Fill(result, session.Sample, 1);
                     ExpectNothingPending(session.Socket, session.ReadBack, tally);

@@ -350,13 +350,13 @@ namespace EchoPS.Client
         /// <summary>
         /// Sends one message from <paramref name="offset"/> in the pattern and reads all of it back, keeping at most
         /// <see cref="Window"/> bytes in flight, so that no message size can deadlock on full socket buffers; returns
-        /// the Stopwatch ticks from the first send to the last byte read, and sets <paramref name="firstByteAt"/> to
-        /// the timestamp of the first byte back. Nothing but socket calls runs between the timestamps: counting and
+        /// the Stopwatch ticks from the first send to the last byte read and, when asked (a concurrency client's wait),
+        /// sets <paramref name="firstByteAt"/> to the timestamp of the first byte back. Nothing but socket calls runs between the timestamps: counting and
         /// comparing happen after. It never reads past the message, so bytes the server adds stay queued for the
         /// checks that follow.
         /// </summary>
         private long Exchange(Socket socket, RepeatingPattern pattern, int offset, int size, byte[] readBack, bool halfCloseAfter,
-            Tally tally, long message, ref long firstByteAt)
+            Tally tally, long message, bool timeFirstByte, ref long firstByteAt)
         {
             int sent = 0, received = 0;
             long elapsed;
@@ -376,7 +376,7 @@ namespace EchoPS.Client
                         int n = socket.Receive(readBack, received, size - received, SocketFlags.None);
                         if (n == 0)
                             break;
-                        if (received == 0)
+                        if (timeFirstByte && received == 0)
                             firstByteAt = Stopwatch.GetTimestamp();
                         received += n;
                     }
