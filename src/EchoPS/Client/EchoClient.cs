@@ -351,9 +351,9 @@ namespace EchoPS.Client
         /// Sends one message from <paramref name="offset"/> in the pattern and reads all of it back, keeping at most
         /// <see cref="Window"/> bytes in flight, so that no message size can deadlock on full socket buffers; returns
         /// the Stopwatch ticks from the first send to the last byte read and, when asked (a concurrency client's wait),
-        /// sets <paramref name="firstByteAt"/> to the timestamp of the first byte back. Nothing but socket calls runs between the timestamps: counting and
-        /// comparing happen after. It never reads past the message, so bytes the server adds stay queued for the
-        /// checks that follow.
+        /// sets <paramref name="firstByteAt"/> to the timestamp of the first byte back. Nothing but socket calls runs
+        /// between the timestamps: counting and comparing happen after. It never reads past the message, so bytes
+        /// the server adds stay queued for the checks that follow.
         /// </summary>
         private long Exchange(Socket socket, RepeatingPattern pattern, int offset, int size, byte[] readBack, bool halfCloseAfter,
             Tally tally, long message, bool timeFirstByte, ref long firstByteAt)
@@ -438,19 +438,18 @@ namespace EchoPS.Client
                     tally.AddUnexpected(n);
                 }
             }
-            catch (SocketException ex) when (IsTimeout(ex) && !_isCancelled && extra == 0 && _deadline?.IsReached != true)
-            {
-                throw new EchoFailure(EchoRoundTripStatus.TimedOut,
-                    $"Every byte came back, but the server did not close its side within {Seconds(_options.Timeout)} {when}.");
-            }
-            catch (Exception ex) when ((ex is SocketException || ex is ObjectDisposedException) && extra == 0)
-            {
-                throw IoFailure(ex, 0, 0, "the end of the stream");
-            }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                // The extra bytes are what matters; how the stream ended after them does not change the verdict.
                 ThrowIfCancelled();
+                // Bytes already known to differ, or extra, decide the run: how the stream ended after them does not
+                // change the verdict.
+                if (extra == 0 && tally.Mismatches == 0)
+                {
+                    if (ex is SocketException socketError && IsTimeout(socketError) && _deadline?.IsReached != true)
+                        throw new EchoFailure(EchoRoundTripStatus.TimedOut,
+                            $"Every byte came back, but the server did not close its side within {Seconds(_options.Timeout)} {when}.");
+                    throw IoFailure(ex, 0, 0, "the end of the stream");
+                }
             }
             Verify(tally);
         }
