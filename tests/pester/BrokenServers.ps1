@@ -10,6 +10,10 @@
       CloseEarly  echoes the bytes before Offset, then closes its side (cleanly: no reset).
       Silent      reads everything and never answers.
       Reset       reads the bytes before Offset, then resets the connection.
+      Duplicate   echoes every chunk it reads twice.
+      ExtraByte   echoes everything, with one byte more (0x2A) right after the byte at Offset.
+      TrailAfterFin echoes everything faithfully; after the client's FIN it sends 3 more bytes, then closes.
+      Drip        echoes one byte per second (Dispose wakes it), reading the next chunk only when one is echoed.
 #>
 
 if (-not ('EchoPSTest.BrokenEchoServer' -as [type])) {
@@ -28,6 +32,7 @@ namespace EchoPSTest
         private readonly List<Socket> _clients = new List<Socket>();
         private readonly string _behaviour;
         private readonly long _offset;
+        private readonly ManualResetEvent _stopped = new ManualResetEvent(false);
 
         public BrokenEchoServer(string behaviour, long offset)
         {
@@ -47,6 +52,7 @@ namespace EchoPSTest
 
         public void Dispose()
         {
+            _stopped.Set();
             _listener.Dispose();
             lock (_clients)
             {
@@ -79,7 +85,15 @@ namespace EchoPSTest
                 while (true)
                 {
                     int n = client.Receive(buffer);
-                    if (n == 0) break;
+                    if (n == 0)
+                    {
+                        if (_behaviour == "TrailAfterFin")
+                        {
+                            Send(client, new byte[] { 1, 2, 3 }, 3);
+                            client.Shutdown(SocketShutdown.Send);
+                        }
+                        break;
+                    }
                     int keep = (int)Math.Max(0, Math.Min(n, _offset - position));
                     switch (_behaviour)
                     {
@@ -109,6 +123,30 @@ namespace EchoPSTest
                             break;
                         case "Silent":
                             break;
+                        case "Duplicate":
+                            Send(client, buffer, n);
+                            Send(client, buffer, n);
+                            break;
+                        case "ExtraByte":
+                            if (_offset >= position && _offset < position + n)
+                            {
+                                int head = (int)(_offset - position) + 1;
+                                Send(client, buffer, head);
+                                Send(client, new byte[] { 0x2A }, 1);
+                                Send(client, buffer, head, n - head);
+                            }
+                            else Send(client, buffer, n);
+                            break;
+                        case "TrailAfterFin":
+                            Send(client, buffer, n);
+                            break;
+                        case "Drip":
+                            for (int i = 0; i < n; i++)
+                            {
+                                Send(client, buffer, i, 1);
+                                if (_stopped.WaitOne(1000)) return;
+                            }
+                            break;
                     }
                     position += n;
                 }
@@ -123,8 +161,13 @@ namespace EchoPSTest
 
         private static void Send(Socket client, byte[] buffer, int count)
         {
+            Send(client, buffer, 0, count);
+        }
+
+        private static void Send(Socket client, byte[] buffer, int offset, int count)
+        {
             int sent = 0;
-            while (sent < count) sent += client.Send(buffer, sent, count - sent, SocketFlags.None);
+            while (sent < count) sent += client.Send(buffer, offset + sent, count - sent, SocketFlags.None);
         }
     }
 }
@@ -133,7 +176,7 @@ namespace EchoPSTest
 
 function New-BrokenEchoServer {
     param(
-        [Parameter(Mandatory)] [ValidateSet('FlipByte', 'DropTail', 'CloseEarly', 'Silent', 'Reset')] [string] $Behaviour,
+        [Parameter(Mandatory)] [ValidateSet('FlipByte', 'DropTail', 'CloseEarly', 'Silent', 'Reset', 'Duplicate', 'ExtraByte', 'TrailAfterFin', 'Drip')] [string] $Behaviour,
         [long] $Offset = 0
     )
     [EchoPSTest.BrokenEchoServer]::new($Behaviour, $Offset)

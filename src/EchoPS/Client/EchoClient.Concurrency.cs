@@ -44,28 +44,49 @@ namespace EchoPS.Client
             result.Clients = waits.OrderBy(w => w.WaitMs ?? double.MaxValue).ToArray();
             result.RoundTrips = waits.Count(w => w.Status == EchoRoundTripStatus.Success);
             result.Address = waits.Select(w => w.Address).FirstOrDefault(a => a != null) ?? addresses[0].ToString();
-            result.Message = $"{clients} clients, waits "
-                + string.Join(", ", result.Clients.Select(w => w.WaitMs?.ToString("0.0", CultureInfo.InvariantCulture) ?? "-")) + " ms.";
-            var failed = waits.FirstOrDefault(w => w.Status != EchoRoundTripStatus.Success);
-            if (failed != null)
-                throw new EchoFailure(failed.Status, $"Client {failed.Client}: {failed.Message} {result.Message}");
+            result.Message = SummariseWaits(result.Clients);
+            ThrowIfDeadline("");
+            var failed = waits.Where(w => w.Status != EchoRoundTripStatus.Success).ToArray();
+            if (failed.Length > 0)
+            {
+                string others = failed.Length > 1 ? $" ({failed.Length} of {clients} clients failed.)" : "";
+                throw new EchoFailure(failed[0].Status, $"Client {failed[0].Client}: {failed[0].Message}{others} {result.Message}");
+            }
             result.Status = EchoRoundTripStatus.Success;
+        }
+
+        /// <summary>"3 clients, waits 0.8 to 1001.6 ms, median 501.1 ms.": one line, however many clients.</summary>
+        private static string SummariseWaits(EchoClientWait[] clients)
+        {
+            var waits = clients.Where(w => w.WaitMs != null).Select(w => w.WaitMs.Value).OrderBy(w => w).ToArray();
+            string who = clients.Length == 1 ? "1 client" : $"{clients.Length} clients";
+            if (waits.Length == 0)
+                return $"{who}, no echo.";
+            string Ms(double ms) => ms.ToString("0.0", CultureInfo.InvariantCulture);
+            if (waits.Length == 1)
+                return $"{who}, wait {Ms(waits[0])} ms.";
+            string answered = waits.Length < clients.Length ? $" ({waits.Length} answered)" : "";
+            return $"{who}, waits {Ms(waits[0])} to {Ms(waits[waits.Length - 1])} ms, median {Ms(waits[(waits.Length - 1) / 2])} ms{answered}.";
         }
 
         /// <summary>Room for a client to wait behind every other client's hold, on top of the normal timeout.</summary>
         private TimeSpan QueuedWaitAllowance() => TimeSpan.FromTicks(_options.Hold.Ticks * _options.Concurrency);
 
+        /// <summary>
+        /// One client: connects, exchanges its message through the same guarded exchange as round-trip mode (so a
+        /// message of any size cannot deadlock), holds, then sends its FIN and expects exactly its bytes back.
+        /// </summary>
         private void RunClient(EchoClientWait wait, Tally tally, IPAddress[] addresses, RepeatingPattern pattern, WaitHandle go)
         {
             // Runs on its own thread: everything is caught, since an escaping exception would end the host process.
             Socket socket = null;
             int size = _options.MessageSize;
-            var readBack = new byte[size];
-            int received = 0;
+            long start = 0, firstByteAt = 0;
             try
             {
+                var readBack = new byte[size];
                 go.WaitOne();
-                long start = Stopwatch.GetTimestamp();
+                start = Stopwatch.GetTimestamp();
                 var connection = ConnectAny(addresses, null);
                 socket = connection.Socket;
                 wait.ConnectMs = connection.ConnectMs;
@@ -74,23 +95,10 @@ namespace EchoPS.Client
                 socket.ReceiveTimeout = socket.SendTimeout = TimeoutMs(_options.Timeout + QueuedWaitAllowance());
 
                 // Pseudo-random messages differ per client, so one client's echo cannot pass for another's; a payload is sent as given.
-                int offset = _options.Payload != null ? 0 : pattern.OffsetAt((wait.Client - 1L) * _options.MessageSize);
-                socket.Send(pattern.Bytes, offset, size, SocketFlags.None);
-                while (received < size)
-                {
-                    int n = socket.Receive(readBack, received, size - received, SocketFlags.None);
-                    if (n == 0)
-                        break;
-                    if (received == 0)
-                        wait.WaitMs = LatencyStats.ToMs(Stopwatch.GetTimestamp() - start);
-                    received += n;
-                }
-                tally.Add(size, pattern, offset, readBack, 0, received);
-                if (received < size)
-                    throw new EchoFailure(EchoRoundTripStatus.ClosedEarly, $"The server closed the connection after echoing {received} of {size} bytes.");
-                if (tally.Mismatches > 0)
-                    throw new EchoFailure(EchoRoundTripStatus.Mismatch, $"{tally.Mismatches} of {size} bytes came back different.");
+                int offset = _options.Payload != null ? 0 : pattern.OffsetAt((wait.Client - 1L) * size);
+                Exchange(socket, pattern, offset, size, readBack, false, tally, 0, true, ref firstByteAt);
                 Pause(_options.Hold);
+                FinishStream(socket, readBack, tally, false);
                 wait.Status = EchoRoundTripStatus.Success;
             }
             catch (EchoFailure failure)
@@ -100,7 +108,7 @@ namespace EchoPS.Client
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                var failure = IoFailure(ex, received, size, "its message");
+                var failure = IoFailure(ex, 0, size, "its message");
                 wait.Status = (failure as EchoFailure)?.Status ?? EchoRoundTripStatus.Failed;
                 wait.Message = failure.Message;
             }
@@ -111,6 +119,8 @@ namespace EchoPS.Client
             }
             finally
             {
+                if (firstByteAt != 0)
+                    wait.WaitMs = LatencyStats.ToMs(firstByteAt - start);
                 Close(socket);
             }
         }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
+using EchoPS.Formatting;
 
 namespace EchoPS.Client
 {
@@ -15,9 +16,10 @@ namespace EchoPS.Client
 
         /// <summary>
         /// Streams the pattern on a writer thread while this thread reads the echo back and verifies every byte at
-        /// its offset: both directions flow at once, so full socket buffers can never deadlock the exchange.
+        /// its offset: both directions flow at once, so full socket buffers can never deadlock the exchange. Then
+        /// the client's FIN and the server's: exactly the bytes sent must have come back.
         /// </summary>
-        private void MeasureThroughput(IPAddress[] addresses, EchoRoundTripResult result, Action<EchoClientProgress> onProgress)
+        private void MeasureThroughput(IPAddress[] addresses, EchoRoundTripResult result)
         {
             var pattern = RepeatingPattern.Create(_options.Payload, Math.Max(_options.MessageSize, StreamReadSize));
             var readBack = new byte[StreamReadSize];
@@ -25,17 +27,20 @@ namespace EchoPS.Client
             var socket = ConnectAny(addresses, result).Socket;
             var writer = new StreamWriter(socket, pattern, _options);
             long start = Stopwatch.GetTimestamp();
-            long end = start;
+            long end = 0;
             try
             {
+                Interlocked.Exchange(ref _progressStart, start);
                 writer.Start();
-                ReadAndVerify(socket, writer, pattern, readBack, tally, start, onProgress);
+                ReadAndVerify(socket, writer, pattern, readBack, tally, start);
                 end = Stopwatch.GetTimestamp();
-                if (_options.HalfClose)
-                    ExpectEndOfStream(socket, readBack, tally);
+                tally.Sent = writer.Sent;
+                FinishStream(socket, readBack, tally, _options.HalfClose);
             }
             finally
             {
+                if (end == 0)
+                    end = Stopwatch.GetTimestamp();
                 // Closing the socket also stops a writer still blocked in a send, so the join is short.
                 Close(socket);
                 writer.Join(_options.Timeout + _options.Timeout);
@@ -43,25 +48,19 @@ namespace EchoPS.Client
                 tally.AddTo(result);
                 double seconds = LatencyStats.ToMs(end - start) / 1000;
                 if (tally.Received > 0 && seconds > 0)
-                    result.ThroughputMiBps = tally.Received / MiB / seconds;
+                    result.ThroughputMiBps = Math.Min(tally.Received, tally.Sent) / MiB / seconds;
             }
 
-            if (writer.Failure != null)
-                throw IoFailure(writer.Failure, tally.Received, tally.Sent, "the stream");
-            if (tally.Mismatches > 0)
-                throw MismatchFailure(tally);
             result.Status = EchoRoundTripStatus.Success;
-            result.Message = string.Format(CultureInfo.InvariantCulture, "{0:0.0} MiB verified in {1:0.000} s{2}.",
-                tally.Received / MiB, LatencyStats.ToMs(end - start) / 1000,
+            result.Message = string.Format(CultureInfo.InvariantCulture, "{0} verified in {1:0.000} s{2}.",
+                DisplayFormat.InvariantBytes(tally.Received), LatencyStats.ToMs(end - start) / 1000,
                 _options.HalfClose ? ", end of stream after half-close" : "");
         }
 
-        private void ReadAndVerify(Socket socket, StreamWriter writer, RepeatingPattern pattern, byte[] readBack, Tally tally,
-            long start, Action<EchoClientProgress> onProgress)
+        private void ReadAndVerify(Socket socket, StreamWriter writer, RepeatingPattern pattern, byte[] readBack, Tally tally, long start)
         {
             long timeoutTicks = (long)(_options.Timeout.TotalSeconds * Stopwatch.Frequency);
             long lastData = start;
-            long nextProgress = start + ProgressEveryTicks;
             try
             {
                 while (true)
@@ -69,6 +68,8 @@ namespace EchoPS.Client
                     // Done before Sent: once the writer is done, the count read after it is final.
                     bool writerDone = writer.IsDone;
                     long sent = writer.Sent;
+                    if (writerDone && writer.Failure != null)
+                        throw IoFailure(writer.Failure, tally.Received, sent, "the stream");
                     if (writerDone && tally.Received >= sent)
                         return;
                     // Nothing outstanding: the writer may be about to stop, so wait in slices instead of one blocking read.
@@ -84,17 +85,13 @@ namespace EchoPS.Client
                         throw new EchoFailure(EchoRoundTripStatus.ClosedEarly,
                             $"The server closed the connection after echoing {tally.Received} of {writer.Sent} bytes of the stream.");
                     tally.Add(0, pattern, pattern.OffsetAt(tally.Received), readBack, 0, n);
+                    Volatile.Write(ref _progressDone, tally.Received);
                     lastData = Stopwatch.GetTimestamp();
-                    if (onProgress != null && lastData >= nextProgress)
-                    {
-                        onProgress(StreamProgress(tally.Received, lastData - start));
-                        nextProgress = lastData + ProgressEveryTicks;
-                    }
                 }
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                throw IoFailure(ex, tally.Received, writer.Sent, "the stream");
+                throw IoFailure(writer.Failure ?? ex, tally.Received, writer.Sent, "the stream");
             }
         }
 
@@ -105,7 +102,7 @@ namespace EchoPS.Client
             if (_options.Duration is TimeSpan duration)
                 fraction = Math.Max(fraction, seconds / duration.TotalSeconds);
             return new EchoClientProgress((int)Math.Min(100, fraction * 100), string.Format(CultureInfo.InvariantCulture,
-                "{0:0.0} MiB verified, {1:0} MiB/s", received / MiB, received / MiB / Math.Max(seconds, 1e-6)));
+                "{0} verified, {1:0} MiB/s", DisplayFormat.InvariantBytes(received), received / MiB / Math.Max(seconds, 1e-6)));
         }
 
         /// <summary>Writes the pattern in chunks until the byte count or the duration is reached, on its own thread.</summary>

@@ -7,26 +7,34 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using EchoPS.Formatting;
 
 namespace EchoPS.Client
 {
     /// <summary>
     /// The echo client engine: resolves a target, connects, sends bytes, reads them back, verifies and times them.
     /// Works with any echo server. Knows nothing of PowerShell: results come back from <see cref="Run"/> on the
-    /// calling thread, progress through a callback on the calling thread; worker threads (throughput reader,
-    /// concurrency clients) never call out. <see cref="Cancel"/> may be called from any thread.
+    /// calling thread, or from <see cref="Start"/> on a measuring thread of its own while the caller reads
+    /// <see cref="Progress"/> snapshots, so that drawing progress never takes time from a measurement. Every run
+    /// ends by its deadline (<see cref="EchoClientOptions.EffectiveDeadline"/>). <see cref="Cancel"/> may be called
+    /// from any thread.
     /// </summary>
     public sealed partial class EchoClient : IDisposable
     {
         // The most bytes a round trip keeps in flight. Writing a whole large message before reading deadlocks once
         // both sides' socket buffers fill; 64 KiB fits in the buffers of any TCP stack.
         private const int Window = 64 * 1024;
-        private static readonly long ProgressEveryTicks = Stopwatch.Frequency / 4;
+        // Once extra bytes are seen after the last echo, at most this many more are read to count them.
+        private const int MaxExtraCounted = 1024 * 1024;
 
         private readonly EchoClientOptions _options;
         private readonly ManualResetEvent _cancelled = new ManualResetEvent(false);
         private readonly HashSet<Socket> _sockets = new HashSet<Socket>();
         private volatile bool _isCancelled;
+        private volatile RunDeadline _deadline;
+        // What a progress snapshot reads: written by the measuring thread between its timed steps.
+        private long _progressDone;
+        private long _progressStart;
 
         /// <summary>Creates a client; nothing is opened until <see cref="Run"/>.</summary>
         /// <param name="options">What to measure; validated here.</param>
@@ -41,15 +49,42 @@ namespace EchoPS.Client
         /// <see cref="Cancel"/>. Failures (refused, timed out, mismatch...) are results with a status, not exceptions.
         /// </summary>
         /// <param name="targetName">A host name or an IP literal (IPv6 with or without brackets).</param>
-        /// <param name="onProgress">Called on the calling thread, at most four times a second, on long runs.</param>
         /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
-        public IEnumerable<EchoRoundTripResult> Run(string targetName, Action<EchoClientProgress> onProgress = null)
+        public IEnumerable<EchoRoundTripResult> Run(string targetName)
         {
             if (string.IsNullOrWhiteSpace(targetName))
                 throw new ArgumentException("A host name or address is required.", nameof(targetName));
             return _options.Mode == EchoTestMode.Continuous
                 ? RunContinuous(targetName.Trim())
-                : RunOnce(targetName.Trim(), onProgress);
+                : RunOnce(targetName.Trim());
+        }
+
+        /// <summary>
+        /// Runs <see cref="Run"/> on a measuring thread of its own; the caller takes results from the returned run
+        /// and may read <see cref="Progress"/> between them, at whatever pace it draws.
+        /// </summary>
+        /// <param name="targetName">A host name or an IP literal (IPv6 with or without brackets).</param>
+        public EchoClientRun Start(string targetName) => new EchoClientRun(this, Run(targetName), _options.Mode == EchoTestMode.Continuous);
+
+        /// <summary>How far the run has got, built from counters the measuring thread keeps; null before measuring starts or in modes without progress.</summary>
+        public EchoClientProgress Progress
+        {
+            get
+            {
+                long start = Interlocked.Read(ref _progressStart);
+                if (start == 0)
+                    return null;
+                long done = Interlocked.Read(ref _progressDone);
+                switch (_options.Mode)
+                {
+                    case EchoTestMode.RoundTrip:
+                        return new EchoClientProgress((int)(done * 100 / _options.Count), $"{done} of {_options.Count} round trips");
+                    case EchoTestMode.Throughput:
+                        return StreamProgress(done, Stopwatch.GetTimestamp() - start);
+                    default:
+                        return null;
+                }
+            }
         }
 
         /// <summary>Stops a run from any thread: closing its sockets wakes every blocked connect, read and write.</summary>
@@ -57,12 +92,7 @@ namespace EchoPS.Client
         {
             _isCancelled = true;
             _cancelled.Set();
-            lock (_sockets)
-            {
-                foreach (var socket in _sockets)
-                    socket.Dispose();
-                _sockets.Clear();
-            }
+            CloseAll();
         }
 
         /// <summary>Cancels anything still running and releases the client.</summary>
@@ -72,33 +102,75 @@ namespace EchoPS.Client
             _cancelled.Dispose();
         }
 
-        private IEnumerable<EchoRoundTripResult> RunOnce(string targetName, Action<EchoClientProgress> onProgress)
+        private IEnumerable<EchoRoundTripResult> RunOnce(string targetName)
         {
             var result = NewResult(targetName);
             var clock = Stopwatch.StartNew();
-            try
+            using (var deadline = StartDeadline())
             {
-                var addresses = Resolve(targetName);
-                switch (_options.Mode)
+                try
                 {
-                    case EchoTestMode.Throughput:
-                        MeasureThroughput(addresses, result, onProgress);
-                        break;
-                    case EchoTestMode.Concurrency:
-                        MeasureConcurrency(addresses, result);
-                        break;
-                    default:
-                        MeasureRoundTrips(addresses, result, onProgress);
-                        break;
+                    var addresses = Resolve(targetName);
+                    switch (_options.Mode)
+                    {
+                        case EchoTestMode.Throughput:
+                            MeasureThroughput(addresses, result);
+                            break;
+                        case EchoTestMode.Concurrency:
+                            MeasureConcurrency(addresses, result);
+                            break;
+                        default:
+                            MeasureRoundTrips(addresses, result);
+                            break;
+                    }
                 }
-            }
-            catch (EchoFailure failure)
-            {
-                result.Status = failure.Status;
-                result.Message = failure.Message;
+                catch (EchoFailure failure)
+                {
+                    Fail(result, failure);
+                }
             }
             result.DurationMs = clock.Elapsed.TotalMilliseconds;
             yield return result;
+        }
+
+        /// <summary>Puts a failure into the result; at a deadline, with what was done by then.</summary>
+        private void Fail(EchoRoundTripResult result, EchoFailure failure)
+        {
+            result.Status = failure.Status;
+            result.Message = failure.IsDeadline ? $"{failure.Message} {DoneBy(result)}" : failure.Message;
+            result.MessageNamesTarget = failure.NamesTarget;
+        }
+
+        private string DoneBy(EchoRoundTripResult result)
+        {
+            string bytes = $"{DisplayFormat.InvariantBytes(result.BytesReceived)} of {DisplayFormat.InvariantBytes(result.BytesSent)} sent came back";
+            switch (_options.Mode)
+            {
+                case EchoTestMode.RoundTrip:
+                    return $"By then: {result.RoundTrips} of {_options.Count} round trips done, {bytes}.";
+                case EchoTestMode.Concurrency:
+                    return $"By then: {result.RoundTrips} of {_options.Concurrency} clients done, {bytes}.";
+                default:
+                    return $"By then: {bytes}.";
+            }
+        }
+
+        /// <summary>Starts the clock of one run (or one continuous round): when it runs out, the run's sockets close.</summary>
+        private RunDeadline StartDeadline()
+        {
+            var deadline = new RunDeadline(this, _options.EffectiveDeadline);
+            _deadline = deadline;
+            return deadline;
+        }
+
+        private EchoFailure DeadlineFailure(string during) =>
+            new EchoFailure(EchoRoundTripStatus.TimedOut,
+                $"The run reached its deadline of {Seconds(_options.EffectiveDeadline)}{during}.", isDeadline: true);
+
+        private void ThrowIfDeadline(string during)
+        {
+            if (_deadline?.IsReached == true)
+                throw DeadlineFailure(during);
         }
 
         private EchoRoundTripResult NewResult(string targetName) => new EchoRoundTripResult
@@ -125,7 +197,7 @@ namespace EchoPS.Client
             {
                 if (family != null && literal.AddressFamily != family)
                     throw new EchoFailure(EchoRoundTripStatus.Unresolved,
-                        $"{targetName} is an {FamilyName(literal.AddressFamily)} address, but only {FamilyName(family.Value)} was asked for.");
+                        $"{targetName} is an {FamilyName(literal.AddressFamily)} address, but only {FamilyName(family.Value)} was asked for.", namesTarget: true);
                 return new[] { ToReachable(literal) };
             }
 
@@ -133,15 +205,20 @@ namespace EchoPS.Client
             IPAddress[] found;
             try
             {
-                int signalled = WaitHandle.WaitAny(new[] { ((IAsyncResult)lookup).AsyncWaitHandle, _cancelled }, _options.Timeout);
+                var deadline = _deadline;
+                var handles = deadline == null
+                    ? new[] { ((IAsyncResult)lookup).AsyncWaitHandle, _cancelled }
+                    : new[] { ((IAsyncResult)lookup).AsyncWaitHandle, _cancelled, deadline.Reached };
+                int signalled = WaitHandle.WaitAny(handles, _options.Timeout);
                 ThrowIfCancelled();
+                ThrowIfDeadline($" while resolving '{targetName}'");
                 if (signalled == WaitHandle.WaitTimeout)
-                    throw new EchoFailure(EchoRoundTripStatus.Unresolved, $"'{targetName}' did not resolve within {Seconds(_options.Timeout)}.");
+                    throw new EchoFailure(EchoRoundTripStatus.Unresolved, $"'{targetName}' did not resolve within {Seconds(_options.Timeout)}.", namesTarget: true);
                 found = lookup.GetAwaiter().GetResult();
             }
             catch (SocketException ex)
             {
-                throw new EchoFailure(EchoRoundTripStatus.Unresolved, $"'{targetName}' did not resolve: {ex.Message}");
+                throw new EchoFailure(EchoRoundTripStatus.Unresolved, $"'{targetName}' did not resolve: {ex.Message}", namesTarget: true);
             }
 
             var usable = found.Select(Addressing.Unmap)
@@ -152,7 +229,8 @@ namespace EchoPS.Client
             if (usable.Length == 0)
                 throw new EchoFailure(EchoRoundTripStatus.Unresolved, family == null
                     ? $"'{targetName}' resolved to no IP address."
-                    : $"'{targetName}' has no {FamilyName(family.Value)} address (it resolves to {string.Join(", ", found.Select(a => a.ToString()))}).");
+                    : $"'{targetName}' has no {FamilyName(family.Value)} address (it resolves to {string.Join(", ", found.Select(a => a.ToString()))}).",
+                    namesTarget: true);
             return usable;
         }
 
@@ -190,7 +268,7 @@ namespace EchoPS.Client
                 }
             }
             var last = failures[failures.Count - 1];
-            throw failures.Count == 1 ? last : new EchoFailure(last.Status, string.Join(" ", failures.Select(f => f.Message)));
+            throw failures.Count == 1 ? last : new EchoFailure(last.Status, string.Join(" ", failures.Select(f => f.Message)), namesTarget: true);
         }
 
         private Connection Connect(IPAddress address)
@@ -229,12 +307,13 @@ namespace EchoPS.Client
                         settled = true;
                     Close(socket);
                     ThrowIfCancelled();
+                    ThrowIfDeadline($" while connecting to {endPoint}");
                     if (!timedOut)
-                        throw new EchoFailure(Classify(ex), DescribeConnectFailure(ex, endPoint));
+                        throw new EchoFailure(Classify(ex), DescribeConnectFailure(ex, endPoint), namesTarget: true);
                 }
             }
             Close(socket);
-            throw new EchoFailure(EchoRoundTripStatus.TimedOut, $"Connect to {endPoint} timed out after {Seconds(_options.Timeout)}.");
+            throw new EchoFailure(EchoRoundTripStatus.TimedOut, $"Connect to {endPoint} timed out after {Seconds(_options.Timeout)}.", namesTarget: true);
         }
 
         private Socket Open(AddressFamily family)
@@ -252,10 +331,11 @@ namespace EchoPS.Client
             }
             lock (_sockets)
             {
-                if (_isCancelled)
+                if (_isCancelled || _deadline?.IsReached == true)
                 {
                     socket.Dispose();
-                    throw new OperationCanceledException();
+                    ThrowIfCancelled();
+                    throw DeadlineFailure(" before a connection was opened");
                 }
                 _sockets.Add(socket);
             }
@@ -272,14 +352,16 @@ namespace EchoPS.Client
         }
 
         /// <summary>
-        /// Sends one message and reads all of it back, keeping at most <see cref="Window"/> bytes in flight;
-        /// returns the Stopwatch ticks from the first send to the last byte read. Nothing but socket calls runs
-        /// between the two timestamps: counting and comparing happen after.
+        /// Sends one message from <paramref name="offset"/> in the pattern and reads all of it back, keeping at most
+        /// <see cref="Window"/> bytes in flight, so that no message size can deadlock on full socket buffers; returns
+        /// the Stopwatch ticks from the first send to the last byte read and, when asked (a concurrency client's wait),
+        /// sets <paramref name="firstByteAt"/> to the timestamp of the first byte back. Nothing but socket calls runs
+        /// between the timestamps: counting and comparing happen after. It never reads past the message, so bytes
+        /// the server adds stay queued for the checks that follow.
         /// </summary>
-        private long Exchange(Socket socket, RepeatingPattern pattern, int size, byte[] readBack, bool halfCloseAfter,
-            Tally tally, long message)
+        private long Exchange(Socket socket, RepeatingPattern pattern, int offset, int size, byte[] readBack, bool halfCloseAfter,
+            Tally tally, long message, bool timeFirstByte, ref long firstByteAt)
         {
-            int offset = pattern.OffsetAt(tally.Position);
             int sent = 0, received = 0;
             long elapsed;
             try
@@ -298,6 +380,8 @@ namespace EchoPS.Client
                         int n = socket.Receive(readBack, received, size - received, SocketFlags.None);
                         if (n == 0)
                             break;
+                        if (timeFirstByte && received == 0)
+                            firstByteAt = Stopwatch.GetTimestamp();
                         received += n;
                     }
                 }
@@ -318,41 +402,93 @@ namespace EchoPS.Client
         /// <summary>Names a message in errors; built only on failure, never in the timed loop.</summary>
         private static string MessageLabel(long message) => message < 0 ? "the warm-up message" : $"message {message + 1}";
 
-        private static EchoFailure MismatchFailure(Tally tally) =>
-            new EchoFailure(EchoRoundTripStatus.Mismatch,
-                $"{tally.Mismatches} of {tally.Received} bytes came back different; the first at stream offset {tally.FirstMismatchOffset}.");
-
-        /// <summary>After a half-close every byte is back: the server must now close its side too, and send nothing more.</summary>
-        private void ExpectEndOfStream(Socket socket, byte[] readBack, Tally tally)
+        /// <summary>Throws Mismatch when a byte came back different, or more bytes came back than were sent.</summary>
+        private static void Verify(Tally tally)
         {
-            int n;
+            long extra = tally.Extra;
+            if (tally.Mismatches == 0 && extra == 0)
+                return;
+            string more = extra > 0 ? $"the server sent {extra} bytes more than it was sent" : null;
+            string message = tally.Mismatches > extra
+                ? $"{tally.Mismatches - extra} of {tally.Received - extra} bytes came back different; the first at stream offset {tally.FirstMismatchOffset}"
+                    + (more != null ? $"; and {more}." : ".")
+                : $"The server sent {extra} bytes more than it was sent, from stream offset {tally.Position}.";
+            throw new EchoFailure(EchoRoundTripStatus.Mismatch, message);
+        }
+
+        /// <summary>
+        /// Ends the client's side of a connection and checks that exactly the bytes sent came back: after the FIN
+        /// (sent here, or already after the last message with <paramref name="halfClosed"/>) the server must close
+        /// its side too and send nothing more. Extra bytes are counted, up to a bound.
+        /// </summary>
+        private void FinishStream(Socket socket, byte[] readBack, Tally tally, bool halfClosed)
+        {
+            string when = halfClosed ? "of our half-close" : "of our FIN after the last echo";
+            long extra = 0;
             try
             {
-                n = socket.Receive(readBack, 0, readBack.Length, SocketFlags.None);
-            }
-            catch (SocketException ex) when (IsTimeout(ex) && !_isCancelled)
-            {
-                throw new EchoFailure(EchoRoundTripStatus.TimedOut,
-                    $"Every byte came back, but the server did not close its side within {Seconds(_options.Timeout)} of our half-close.");
+                if (!halfClosed)
+                    socket.Shutdown(SocketShutdown.Send);
+                while (extra < MaxExtraCounted)
+                {
+                    // Once extra bytes have come, only what is already there is counted: a server that keeps
+                    // sending cannot hold the run.
+                    if (extra > 0 && !socket.Poll(0, SelectMode.SelectRead))
+                        break;
+                    int n = socket.Receive(readBack, 0, readBack.Length, SocketFlags.None);
+                    if (n == 0)
+                        break;
+                    extra += n;
+                    tally.AddUnexpected(n);
+                }
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                throw IoFailure(ex, 0, 0, "the end of the stream");
+                ThrowIfCancelled();
+                // Bytes already known to differ, or extra, decide the run: how the stream ended after them does not
+                // change the verdict.
+                if (extra == 0 && tally.Mismatches == 0)
+                {
+                    if (ex is SocketException socketError && IsTimeout(socketError) && _deadline?.IsReached != true)
+                        throw new EchoFailure(EchoRoundTripStatus.TimedOut,
+                            $"Every byte came back, but the server did not close its side within {Seconds(_options.Timeout)} {when}.");
+                    throw IoFailure(ex, 0, 0, "the end of the stream");
+                }
             }
-            if (n > 0)
-            {
-                tally.AddUnexpected(n);
-                throw new EchoFailure(EchoRoundTripStatus.Mismatch,
-                    $"The server sent {n} more bytes than it was sent, after the last echo.");
-            }
+            Verify(tally);
         }
 
-        /// <summary>Waits, waking at once on <see cref="Cancel"/>.</summary>
+        /// <summary>
+        /// Bytes already waiting before a message is sent, or right after its echo, were never sent: continuous mode
+        /// keeps its connection between rounds, so it looks for them at both moments.
+        /// </summary>
+        private void ExpectNothingPending(Socket socket, byte[] readBack, Tally tally)
+        {
+            try
+            {
+                while (socket.Available > 0)
+                {
+                    int n = socket.Receive(readBack, 0, Math.Min(readBack.Length, socket.Available), SocketFlags.None);
+                    if (n == 0)
+                        break;
+                    tally.AddUnexpected(n);
+                }
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                throw IoFailure(ex, 0, 0, "the check for extra bytes");
+            }
+            Verify(tally);
+        }
+
+        /// <summary>Waits, waking at once on <see cref="Cancel"/> or at the deadline.</summary>
         private void Pause(TimeSpan time)
         {
-            if (time > TimeSpan.Zero && _cancelled.WaitOne(time))
-                throw new OperationCanceledException();
+            var deadline = _deadline;
+            if (time > TimeSpan.Zero)
+                WaitHandle.WaitAny(deadline == null ? new WaitHandle[] { _cancelled } : new WaitHandle[] { _cancelled, deadline.Reached }, time);
             ThrowIfCancelled();
+            ThrowIfDeadline(" during a pause");
         }
 
         private void ThrowIfCancelled()
@@ -361,11 +497,24 @@ namespace EchoPS.Client
                 throw new OperationCanceledException();
         }
 
+        /// <summary>Closes every socket of the run, as the deadline does: blocked calls fail at once.</summary>
+        private void CloseAll()
+        {
+            lock (_sockets)
+            {
+                foreach (var socket in _sockets)
+                    socket.Dispose();
+                _sockets.Clear();
+            }
+        }
+
         /// <summary>A socket error during reads and writes, as a status: a timeout after part of a message means its tail was lost.</summary>
         private Exception IoFailure(Exception ex, long received, long size, string label)
         {
             if (_isCancelled)
                 return new OperationCanceledException();
+            if (_deadline?.IsReached == true)
+                return DeadlineFailure(size > 0 ? $" during {label} ({received} of {size} bytes back)" : $" during {label}");
             var status = Classify(ex);
             switch (status)
             {

@@ -1,6 +1,6 @@
 using System;
 using System.Net.Sockets;
-using EchoPS.Server;
+using EchoPS.Net;
 
 namespace EchoPS.Client
 {
@@ -23,9 +23,19 @@ namespace EchoPS.Client
         public const int DefaultHoldMs = 300;
         /// <summary>The default bound on a connect and on every read.</summary>
         public const double DefaultTimeoutSec = 5;
+        /// <summary>The default pause between round trips in continuous mode.</summary>
+        public static readonly TimeSpan DefaultContinuousInterval = TimeSpan.FromSeconds(1);
+        /// <summary>The base of the default deadline of a round-trip or concurrency run (the pauses asked for come on top).</summary>
+        public static readonly TimeSpan DefaultRunDeadline = TimeSpan.FromSeconds(60);
+        /// <summary>The default deadline of a throughput run bounded by bytes only.</summary>
+        public static readonly TimeSpan DefaultStreamDeadline = TimeSpan.FromMinutes(5);
+        /// <summary>Time a throughput run with a duration has, after it, for the echo still in flight.</summary>
+        public static readonly TimeSpan DurationGrace = TimeSpan.FromSeconds(2);
+        /// <summary>The longest deadline (a timer's limit: about 24 days).</summary>
+        public static readonly TimeSpan MaxDeadline = TimeSpan.FromMilliseconds(int.MaxValue - 1);
 
         /// <summary>The TCP port of the echo server.</summary>
-        public int Port { get; set; } = EchoServerOptions.DefaultPort;
+        public int Port { get; set; } = EchoDefaults.Port;
 
         /// <summary>Restricts the addresses tried to one family; null tries every address.</summary>
         public AddressFamily? Family { get; set; }
@@ -36,14 +46,20 @@ namespace EchoPS.Client
         /// <summary>Timed round trips (round-trip mode).</summary>
         public int Count { get; set; } = DefaultCount;
 
-        /// <summary>Bytes per message, or per write in throughput mode; ignored when a payload is given.</summary>
-        public int Size { get; set; } = DefaultSize;
+        /// <summary>
+        /// Bytes per message, or per write in throughput mode; ignored when a payload is given. Null takes the mode's
+        /// default: <see cref="DefaultChunkSize"/> in throughput mode, <see cref="DefaultSize"/> otherwise.
+        /// </summary>
+        public int? Size { get; set; }
 
         /// <summary>The exact bytes of every message; null sends pseudo-random bytes of <see cref="Size"/>.</summary>
         public byte[] Payload { get; set; }
 
-        /// <summary>The pause between messages (round-trip and continuous modes).</summary>
-        public TimeSpan Interval { get; set; } = TimeSpan.Zero;
+        /// <summary>
+        /// The pause between messages (round-trip and continuous modes). Null takes the mode's default:
+        /// <see cref="DefaultContinuousInterval"/> in continuous mode, none otherwise.
+        /// </summary>
+        public TimeSpan? Interval { get; set; }
 
         /// <summary>Bytes to stream in throughput mode (with or without a duration; the first limit reached ends it).</summary>
         public long? TotalBytes { get; set; }
@@ -66,22 +82,66 @@ namespace EchoPS.Client
         /// <summary>Bounds name resolution, each connect and every read.</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(DefaultTimeoutSec);
 
-        /// <summary>The size of one message: the payload's length when one is given.</summary>
-        public int MessageSize => Payload?.Length ?? Size;
+        /// <summary>
+        /// The most a whole run may take, from name resolution to the close (in continuous mode, each round); a run
+        /// that reaches it ends with status TimedOut and what was done by then. Null takes the mode's default
+        /// (<see cref="EffectiveDeadline"/>).
+        /// </summary>
+        public TimeSpan? Deadline { get; set; }
+
+        /// <summary>The size of one message: the payload's length when one is given, else the size or the mode's default.</summary>
+        public int MessageSize => Payload?.Length ?? Size ?? (Mode == EchoTestMode.Throughput ? DefaultChunkSize : DefaultSize);
+
+        /// <summary>The pause between messages: the one given, or the mode's default.</summary>
+        public TimeSpan EffectiveInterval => Interval ?? (Mode == EchoTestMode.Continuous ? DefaultContinuousInterval : TimeSpan.Zero);
+
+        /// <summary>
+        /// The deadline given, or the mode's default: round trips 60 s plus the pauses asked for; throughput with a
+        /// duration, that duration plus 2 s, else 5 minutes; concurrency 60 s plus one hold per client; continuous,
+        /// twice the timeout per round (a reconnect and the round trip).
+        /// </summary>
+        public TimeSpan EffectiveDeadline
+        {
+            get
+            {
+                if (Deadline is TimeSpan given)
+                    return given;
+                TimeSpan automatic;
+                switch (Mode)
+                {
+                    case EchoTestMode.Throughput:
+                        automatic = Duration is TimeSpan d ? d + DurationGrace : DefaultStreamDeadline;
+                        break;
+                    case EchoTestMode.Concurrency:
+                        automatic = DefaultRunDeadline + TimeSpan.FromTicks(Math.Min(Hold.Ticks, MaxDeadline.Ticks / MaxConcurrency) * Concurrency);
+                        break;
+                    case EchoTestMode.Continuous:
+                        automatic = Timeout + Timeout;
+                        break;
+                    default:
+                        automatic = DefaultRunDeadline + TimeSpan.FromTicks((long)Math.Min(EffectiveInterval.Ticks * (double)(Count - 1), MaxDeadline.Ticks));
+                        break;
+                }
+                return automatic < MaxDeadline ? automatic : MaxDeadline;
+            }
+        }
 
         /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
         public void Validate()
         {
-            EchoServerOptions.CheckRange(nameof(Port), Port, 1, 65535);
-            EchoServerOptions.CheckRange(nameof(Count), Count, 1, MaxCount);
-            EchoServerOptions.CheckRange(nameof(Size), Size, 1, MaxSize);
-            EchoServerOptions.CheckRange(nameof(Concurrency), Concurrency, 1, MaxConcurrency);
+            EchoDefaults.CheckConnectable(nameof(Port), Port);
+            EchoDefaults.CheckRange(nameof(Count), Count, 1, MaxCount);
+            if (Size != null)
+                EchoDefaults.CheckRange(nameof(Size), Size.Value, 1, MaxSize);
+            EchoDefaults.CheckRange(nameof(Concurrency), Concurrency, 1, MaxConcurrency);
             if (Payload != null && (Payload.Length == 0 || Payload.Length > MaxSize))
                 throw new ArgumentException($"The payload has {Payload.Length} bytes: allowed is 1 to {MaxSize}.", nameof(Payload));
             if (Timeout <= TimeSpan.Zero)
                 throw new ArgumentException($"Timeout {Timeout} must be positive.", nameof(Timeout));
             if (Interval < TimeSpan.Zero || Hold < TimeSpan.Zero)
                 throw new ArgumentException("Interval and Hold cannot be negative.");
+            if (Deadline <= TimeSpan.Zero || Deadline > MaxDeadline)
+                throw new ArgumentOutOfRangeException(nameof(Deadline), Deadline, $"Deadline {Deadline} is out of range: allowed is more than 0 to {MaxDeadline}.");
             if (Mode == EchoTestMode.Throughput && TotalBytes == null && Duration == null)
                 throw new ArgumentException("Throughput mode needs TotalBytes, Duration or both.");
             if (TotalBytes <= 0 || Duration <= TimeSpan.Zero)

@@ -13,11 +13,11 @@ namespace EchoPS.Client
         Refused,
         /// <summary>No network route to the address.</summary>
         Unreachable,
-        /// <summary>The connect, or a read with nothing at all coming back, took longer than the timeout.</summary>
+        /// <summary>The connect, or a read with nothing at all coming back, took longer than the timeout; or the run reached its deadline.</summary>
         TimedOut,
         /// <summary>Part of a message came back, then nothing more within the timeout: the tail was lost.</summary>
         Incomplete,
-        /// <summary>Every byte came back, but some differ from what was sent (or extra bytes came back).</summary>
+        /// <summary>Some bytes came back different from what was sent, or more bytes came back than were sent.</summary>
         Mismatch,
         /// <summary>The server closed the connection before echoing everything.</summary>
         ClosedEarly,
@@ -116,6 +116,9 @@ namespace EchoPS.Client
 
         /// <summary>Each client of a concurrency run, in the order they were answered (shortest wait first); null in other modes.</summary>
         public EchoClientWait[] Clients { get; internal set; }
+
+        /// <summary>The message already names the target (resolve and connect failures), so an error need not repeat it.</summary>
+        internal bool MessageNamesTarget { get; set; }
 
         /// <inheritdoc />
         public override string ToString() => $"{TargetName} {Address}:{Port} {Status} {Message}".TrimEnd();

@@ -14,6 +14,9 @@ namespace EchoPS.Client
         /// <summary>The stream offset of the next byte to send.</summary>
         internal long Position => StreamBase + Sent;
 
+        /// <summary>Bytes that came back beyond those sent: an echo adds none.</summary>
+        internal long Extra => Received > Sent ? Received - Sent : 0;
+
         /// <summary>Counts a read-back block and compares it with what was sent at the same stream offset.</summary>
         internal void Add(int sent, RepeatingPattern pattern, int expectedOffset, byte[] actual, int actualOffset, int received)
         {

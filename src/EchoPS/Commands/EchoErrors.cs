@@ -62,10 +62,8 @@ namespace EchoPS.Commands
         /// </summary>
         internal static ErrorRecord RoundTripFailed(EchoRoundTripResult result)
         {
-            // Connect and resolve failures already name where they went; read failures and mismatches get the target.
-            bool named = (!string.IsNullOrEmpty(result.Address) && result.Message.Contains(result.Address))
-                || result.Message.Contains($"'{result.TargetName}'");
-            var message = named ? result.Message : $"{result.TargetName} port {result.Port}: {result.Message}";
+            // Connect and resolve failures already name where they went (the engine says so); the others get the target.
+            var message = result.MessageNamesTarget ? result.Message : $"{result.TargetName} port {result.Port}: {result.Message}";
             Exception exception;
             ErrorCategory category;
             switch (result.Status)

@@ -19,6 +19,8 @@ namespace EchoPS.Commands
         private const string ThroughputSet = "Throughput";
         private const string ConcurrencySet = "Concurrency";
         private const int ProgressId = 0x4543; // keeps this cmdlet's bar apart from a caller's own
+        // How often the pipeline thread draws progress while the run measures on its own thread.
+        private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(250);
 
         private readonly object _gate = new object();
         private EchoClient _client;
@@ -110,6 +112,14 @@ namespace EchoPS.Commands
         [ValidateRange(0.01, 3600.0)]
         public double TimeoutSec { get; set; } = EchoClientOptions.DefaultTimeoutSec;
 
+        /// <summary>
+        /// Seconds the whole run may take, from name resolution to the close (with -Continuous, each round); a run that
+        /// reaches it ends with status TimedOut and what was done by then. The default depends on the mode.
+        /// </summary>
+        [Parameter]
+        [ValidateRange(0.001, 2_000_000.0)]
+        public double DeadlineSec { get; set; }
+
         /// <summary>Returns only $true or $false per target, and writes no error.</summary>
         [Parameter]
         public SwitchParameter Quiet { get; set; }
@@ -162,20 +172,32 @@ namespace EchoPS.Commands
                 _client = client;
             }
 
-            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {TimeoutSec} s, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {TimeoutSec} s, deadline {EchoClient.Seconds(options.EffectiveDeadline)}, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
             bool showedProgress = false;
+            EchoClientRun run = null;
             try
             {
-                foreach (var result in client.Run(host, progress =>
+                // The run measures on a thread of its own; this thread only writes results and draws progress
+                // between them, so a slow host never adds to a measured time.
+                run = client.Start(host);
+                while (true)
                 {
+                    var state = run.Next(ProgressEvery, out var result);
+                    if (state == EchoClientRunState.Finished)
+                        break;
+                    if (state == EchoClientRunState.Result)
+                    {
+                        Emit(result);
+                        continue;
+                    }
+                    var progress = client.Progress;
+                    if (progress == null)
+                        continue;
                     showedProgress = true;
                     WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {host} port {port}", progress.Status)
                     {
                         PercentComplete = progress.PercentComplete,
                     });
-                }))
-                {
-                    Emit(result);
                 }
             }
             catch (OperationCanceledException)
@@ -184,6 +206,7 @@ namespace EchoPS.Commands
             }
             finally
             {
+                run?.Dispose();
                 lock (_gate)
                     _client = null;
                 client.Dispose();
@@ -208,7 +231,9 @@ namespace EchoPS.Commands
 
         private void Emit(EchoRoundTripResult result)
         {
-            WriteVerbose($"{result.Status} via {result.Address} port {result.Port} from {result.LocalEndPoint}: {result.Message}");
+            string via = string.IsNullOrEmpty(result.Address) ? "" : $" via {result.Address} port {result.Port}";
+            string from = string.IsNullOrEmpty(result.LocalEndPoint) ? "" : $" from {result.LocalEndPoint}";
+            WriteVerbose($"{result.Status}{via}{from}: {result.Message}");
             if (Quiet)
             {
                 WriteObject(result.Success);
@@ -219,18 +244,19 @@ namespace EchoPS.Commands
                 WriteError(EchoErrors.RoundTripFailed(result));
         }
 
+        /// <summary>Maps the parameters given onto the engine's options; what is not given keeps the engine's mode default.</summary>
         private EchoClientOptions CreateOptions(int port)
         {
             var mode = ModeOf(ParameterSetName);
-            var options = new EchoClientOptions
+            return new EchoClientOptions
             {
                 Port = port,
                 Family = IPv4 ? AddressFamily.InterNetwork : IPv6 ? AddressFamily.InterNetworkV6 : (AddressFamily?)null,
                 Mode = mode,
                 Count = Count,
-                Size = mode == EchoTestMode.Throughput && !IsBound(nameof(Size)) ? EchoClientOptions.DefaultChunkSize : Size,
+                Size = IsBound(nameof(Size)) ? Size : (int?)null,
                 Payload = _payload,
-                Interval = TimeSpan.FromSeconds(mode == EchoTestMode.Continuous && !IsBound(nameof(Interval)) ? 1 : Interval),
+                Interval = IsBound(nameof(Interval)) ? TimeSpan.FromSeconds(Interval) : (TimeSpan?)null,
                 TotalBytes = IsBound(nameof(TotalBytes)) ? TotalBytes : (long?)null,
                 Duration = IsBound(nameof(DurationSec)) ? TimeSpan.FromSeconds(DurationSec) : (TimeSpan?)null,
                 Concurrency = mode == EchoTestMode.Concurrency ? Concurrency : 1,
@@ -238,8 +264,8 @@ namespace EchoPS.Commands
                 HalfClose = HalfClose,
                 NoDelay = NoDelay,
                 Timeout = TimeSpan.FromSeconds(TimeoutSec),
+                Deadline = IsBound(nameof(DeadlineSec)) ? TimeSpan.FromSeconds(DeadlineSec) : (TimeSpan?)null,
             };
-            return options;
         }
 
         private static EchoTestMode ModeOf(string parameterSet)
@@ -258,13 +284,13 @@ namespace EchoPS.Commands
             switch (o.Mode)
             {
                 case EchoTestMode.Continuous:
-                    return $"one {o.MessageSize}-byte round trip every {o.Interval.TotalSeconds} s until Ctrl+C";
+                    return $"one {o.MessageSize}-byte round trip every {o.EffectiveInterval.TotalSeconds} s until Ctrl+C";
                 case EchoTestMode.Throughput:
                     return $"streaming {(o.TotalBytes != null ? $"{o.TotalBytes} bytes" : "")}{(o.TotalBytes != null && o.Duration != null ? " or " : "")}{(o.Duration != null ? $"for {o.Duration.Value.TotalSeconds} s" : "")} in {o.MessageSize}-byte writes";
                 case EchoTestMode.Concurrency:
                     return $"{o.Concurrency} clients at once, {o.MessageSize}-byte message each, holding {o.Hold.TotalMilliseconds} ms";
                 default:
-                    return $"{o.Count} round trips of {o.MessageSize} bytes after one warm-up{(o.Interval > TimeSpan.Zero ? $", {o.Interval.TotalSeconds} s apart" : "")}";
+                    return $"{o.Count} round trips of {o.MessageSize} bytes after one warm-up{(o.EffectiveInterval > TimeSpan.Zero ? $", {o.EffectiveInterval.TotalSeconds} s apart" : "")}";
             }
         }
 

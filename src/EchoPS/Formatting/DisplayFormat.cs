@@ -12,10 +12,15 @@ namespace EchoPS.Formatting
         private static readonly string[] s_units = { "KiB", "MiB", "GiB", "TiB" };
 
         /// <summary>A byte count for people: "512 B", "1.5 KiB", "12.3 MiB".</summary>
-        public static string Bytes(long bytes)
+        public static string Bytes(long bytes) => Bytes(bytes, CultureInfo.CurrentCulture);
+
+        /// <summary>The same in the invariant culture, for messages that must read the same everywhere.</summary>
+        internal static string InvariantBytes(long bytes) => Bytes(bytes, CultureInfo.InvariantCulture);
+
+        private static string Bytes(long bytes, CultureInfo culture)
         {
             if (Math.Abs(bytes) < 1024)
-                return bytes.ToString(CultureInfo.CurrentCulture) + " B";
+                return bytes.ToString(culture) + " B";
             double value = bytes;
             int unit = -1;
             while (Math.Abs(value) >= 1024 && unit < s_units.Length - 1)
@@ -23,7 +28,7 @@ namespace EchoPS.Formatting
                 value /= 1024;
                 unit++;
             }
-            return value.ToString("0.0", CultureInfo.CurrentCulture) + " " + s_units[unit];
+            return value.ToString("0.0", culture) + " " + s_units[unit];
         }
 
         /// <summary>

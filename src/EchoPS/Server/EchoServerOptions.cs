@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Net;
 using EchoPS.LockDown;
+using EchoPS.Net;
 
 namespace EchoPS.Server
 {
@@ -9,7 +10,7 @@ namespace EchoPS.Server
     public sealed class EchoServerOptions
     {
         /// <summary>The default port.</summary>
-        public const int DefaultPort = 8080;
+        public const int DefaultPort = EchoDefaults.Port;
         /// <summary>The default listen backlog.</summary>
         public const int DefaultBacklog = 128;
         /// <summary>The largest listen backlog accepted (the kernel clamps it further to somaxconn).</summary>
@@ -128,10 +129,6 @@ namespace EchoPS.Server
                 throw new ArgumentOutOfRangeException(name, value, $"{name} {value} is out of range: allowed is 0 (none) to {MaxTimeout}.");
         }
 
-        internal static void CheckRange(string name, long value, long min, long max)
-        {
-            if (value < min || value > max)
-                throw new ArgumentOutOfRangeException(name, value, $"{name} {value} is out of range: allowed is {min} to {max}.");
-        }
+        internal static void CheckRange(string name, long value, long min, long max) => EchoDefaults.CheckRange(name, value, min, max);
     }
 }
