@@ -377,7 +377,7 @@ namespace EchoPS.Client
             }
         }
 
-        private static EchoRoundTripStatus Classify(Exception ex)
+        internal static EchoRoundTripStatus Classify(Exception ex)
         {
             if (!(ex is SocketException socketError))
                 return EchoRoundTripStatus.Failed;

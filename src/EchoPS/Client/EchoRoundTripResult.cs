@@ -117,6 +117,9 @@ namespace EchoPS.Client
         /// <summary>Each client of a concurrency run, in the order they were answered (shortest wait first); null in other modes.</summary>
         public EchoClientWait[] Clients { get; internal set; }
 
+        /// <summary>Every timed round trip in Stopwatch ticks, sorted (Measure-EchoServer's p99.9 and charts); not output.</summary>
+        internal long[] SortedRttTicks { get; set; }
+
         /// <inheritdoc />
         public override string ToString() => $"{TargetName} {Address}:{Port} {Status} {Message}".TrimEnd();
     }
