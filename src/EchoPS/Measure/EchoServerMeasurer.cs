@@ -186,9 +186,16 @@ namespace EchoPS.Measure
             round.Slots = CountSlots(clients.Select(c => c.WaitMs), _options.SlotHold.TotalMilliseconds);
         }
 
-        /// <summary>A client served at once got its echo within half a hold time; one that queued waited at least a whole one.</summary>
-        internal static int CountSlots(IEnumerable<double?> waitsMs, double holdMs) =>
-            waitsMs.Count(w => w != null && w.Value < holdMs / 2);
+        /// <summary>
+        /// Clients served at once got their echo within half a hold time of the first client's; one that queued
+        /// waited at least a whole hold more. Counting from the first wait, not from zero, keeps a slow start
+        /// (a fork per client on a busy machine) from hiding slots.
+        /// </summary>
+        internal static int CountSlots(IEnumerable<double?> waitsMs, double holdMs)
+        {
+            var waits = waitsMs.Where(w => w != null).Select(w => w.Value).ToArray();
+            return waits.Length == 0 ? 0 : waits.Count(w => w < waits.Min() + holdMs / 2);
+        }
 
         private void MeasureConnections(TargetState state, MeasureRound round)
         {

@@ -54,7 +54,7 @@ namespace EchoPS.Measure
             if (has(MeasureFigure.Connections))
                 sizes.Add(string.Format(c, "Connections: {0} in sequence, each connect, one {1}-byte echo (verified), close.", o.ConnectionCount, o.MessageSize));
             if (has(MeasureFigure.Slots))
-                sizes.Add(string.Format(c, "Slots: {0} clients connect together, each holds {1:0.###} ms after its echo; a slot is a client echoed within half a hold.", o.SlotClients, o.SlotHold.TotalMilliseconds));
+                sizes.Add(string.Format(c, "Slots: {0} clients connect together, each holds {1:0.###} ms after its echo; a slot is a client echoed within half a hold of the first.", o.SlotClients, o.SlotHold.TotalMilliseconds));
             if (has(MeasureFigure.Capacity))
                 sizes.Add(string.Format(c, "Capacity: {0} connections at once, one {1}-byte message each, kept open; echoes counted for {2:0.###} s.", o.CapacityConnections, o.MessageSize, o.CapacityWait.TotalSeconds));
             sizes.Add(string.Format(c, "Timeout: {0:0.###} s for each connect and every read.", o.Timeout.TotalSeconds));
