@@ -55,8 +55,8 @@ BeforeAll {
     # One measurement of slots and capacity for every server, shared by the tests below.
     $K = 3; $N = 30
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
-    $measured = Measure-EchoServer @($targets.Values) -Figure Slots, Capacity -Rounds 1 -SlotClients $K -HoldMs 400 -CapacityConnections $N -CapacityWaitSec 3 -Size 16
-    $clock.Stop()
+    $measured = Measure-EchoServer @($targets.Values) -Figure Slots, Capacity -Rounds 1 -SlotClients $K -HoldMs 300 -CapacityConnections $N -CapacityWaitSec 1.5 -Size 16
+    $clock.Stop(); Write-Host "Slots and capacity of $($targets.Count) servers: $([int]$clock.Elapsed.TotalSeconds) s"
     $byName = @{}
     foreach ($m in $measured) { $byName[$m.Name] = $m }
 }
@@ -81,7 +81,7 @@ Describe 'Measure-EchoServer: slots and capacity tell the I/O model' {
         $m = $byName[$_]
         $m.Slots | Should -Be 1
         $m.SlotWaitsMs.Count | Should -Be $K
-        $m.SlotWaitsMs[2] | Should -BeGreaterThan (2 * 400 * 0.8) -Because 'the third client waits behind two holds'
+        $m.SlotWaitsMs[2] | Should -BeGreaterThan (2 * 300 * 0.8) -Because 'the third client waits behind two holds'
     }
 
     It 'reads K slots for a server that serves clients at once (<_>)' -ForEach @('threads', 'asyncio', 'socat') {
@@ -105,7 +105,7 @@ Describe 'Measure-EchoServer: slots and capacity tell the I/O model' {
         $m = $byName[$_]
         $m.CapacityConnected | Should -Be $N
         $m.CapacityEchoed | Should -Be $N
-        $m.CapacityLastEchoMs | Should -BeLessOrEqual 3000
+        $m.CapacityLastEchoMs | Should -BeLessOrEqual 1500
         $m.CapacityRatio | Should -Be $N -Because 'EchoPS, the baseline, echoes 1'
     }
 }
@@ -198,24 +198,24 @@ Describe 'Measure-EchoServer: report, views, input and stopping' {
     }
 
     It 'stops within a second on Ctrl+C and leaves no connection open' {
+        if (-not (Test-Path /proc/self/fd)) { Set-ItResult -Skipped -Because 'open sockets are counted in /proc/self/fd (Linux)'; return }
         # A capacity probe against a blocking server holds its connections for the whole wait: 30 s here.
         $target = $targets['C'] ?? $targets['EchoPS']
-        $port = [int]($target -replace '^.*:', '')
-        $open = { @([System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties().GetActiveTcpConnections() |
-                Where-Object { $_.RemoteEndPoint.Port -eq $port -and $_.State -eq 'Established' }).Count }
+        $open = { @(Get-ChildItem /proc/self/fd -ErrorAction SilentlyContinue).Count }
+        $before = & $open
         $ps = [powershell]::Create()
         try {
             $null = $ps.AddCommand('Import-Module').AddArgument($ModuleManifest).AddStatement().
                 AddCommand('Measure-EchoServer').AddParameter('Target', $target).AddParameter('Figure', 'Capacity').AddParameter('CapacityConnections', 100).AddParameter('CapacityWaitSec', 30)
             $handle = $ps.BeginInvoke()
-            Wait-Until { (& $open) -ge 50 } -TimeoutMs 10000 | Should -BeTrue -Because 'the capacity probe holds its connections'
+            Wait-Until { (& $open) -ge $before + 100 } -TimeoutMs 10000 | Should -BeTrue -Because 'the capacity probe holds its connections'
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             Wait-Until { $handle.IsCompleted } -TimeoutMs 5000 | Should -BeTrue
             $clock.Stop()
             $ps.InvocationStateInfo.State | Should -Be 'Stopped'
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 1
-            Wait-Until { (& $open) -eq 0 } -TimeoutMs 3000 | Should -BeTrue -Because 'every probe connection is closed'
+            Wait-Until { (& $open) -le $before + 5 } -TimeoutMs 3000 | Should -BeTrue -Because "every probe connection is closed ($(& $open) descriptors open, $before before)"
         } finally { $ps.Dispose() }
     }
 }
