@@ -48,8 +48,8 @@ namespace EchoPS.Measure
         {
             // Arial: OxyPlot measures text with Helvetica's metrics, which Arial (and its metric twin Liberation Sans) share.
             var model = new PlotModel { Title = title, Subtitle = subtitle, Background = OxyColors.White, DefaultFont = "Arial" };
-            // Below the plot, in a row without a box: a viewer whose font is wider than the one measured still reads it.
-            model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal, LegendItemSpacing = 40 });
+            // Below the plot, one entry a line, without a box: a viewer whose font is wider than the one measured still reads it.
+            model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Vertical });
             return model;
         }
 
