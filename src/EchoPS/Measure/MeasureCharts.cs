@@ -48,16 +48,11 @@ namespace EchoPS.Measure
         {
             // Arial: OxyPlot measures text with Helvetica's metrics, which Arial (and its metric twin Liberation Sans) share.
             var model = new PlotModel { Title = title, Subtitle = subtitle, Background = OxyColors.White, DefaultFont = "Arial" };
-            // Below the plot, one entry a line, without a box: a viewer whose font is wider than the one measured still reads it.
+            // Below the plot, one entry a line. OxyPlot sizes and clips the legend with Helvetica's metrics (Arial's too):
+            // a viewer without Arial draws a wider font, and the ends of long entries are cut off.
             model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Vertical });
             return model;
         }
-
-        /// <summary>
-        /// A legend entry with room to spare: OxyPlot measures text with Helvetica's metrics, and a viewer without
-        /// Arial draws it in a wider font, which would cut the last entry short.
-        /// </summary>
-        private static string Legend(string text) => text + "\u2007\u2007\u2007\u2007";
 
         /// <summary>Round-trip time against percentile, on log axes, so the tail (p99, p99.9) is as visible as the median.</summary>
         private static PlotModel Latency(IReadOnlyList<EchoServerMeasurement> results)
@@ -81,7 +76,7 @@ namespace EchoPS.Measure
             model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Title = "round trip (µs)", MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None });
             foreach (var r in withData)
             {
-                var series = new LineSeries { Title = Legend(r.Name), StrokeThickness = 2 };
+                var series = new LineSeries { Title = r.Name, StrokeThickness = 2 };
                 var samples = r.RttSamplesMs;
                 foreach (double q in Quantiles)
                 {
@@ -120,7 +115,7 @@ namespace EchoPS.Measure
             model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "wait for first echo (ms)", Minimum = 0, MajorGridlineStyle = LineStyle.Dot });
             foreach (var r in withData)
             {
-                var series = new LineSeries { Title = Legend($"{r.Name}: {r.Slots:0.#} slot(s)"), MarkerType = MarkerType.Circle, MarkerSize = 4, StrokeThickness = 2 };
+                var series = new LineSeries { Title = $"{r.Name}: {r.Slots:0.#} slot(s)", MarkerType = MarkerType.Circle, MarkerSize = 4, StrokeThickness = 2 };
                 for (int k = 0; k < r.SlotWaitsMs.Length; k++)
                     if (r.SlotWaitsMs[k] is double w)
                         series.Points.Add(new DataPoint(k + 1, w));
@@ -144,7 +139,7 @@ namespace EchoPS.Measure
             {
                 var last = r.PerRound.Last(p => p.CapacityEchoed != null);
                 var times = last.CapacityEchoTimesMs ?? new double[0];
-                var series = new StairStepSeries { Title = Legend($"{r.Name}: {last.CapacityEchoed} of {r.CapacityRequested}"), StrokeThickness = 2, VerticalStrokeThickness = 2 };
+                var series = new StairStepSeries { Title = $"{r.Name}: {last.CapacityEchoed} of {r.CapacityRequested}", StrokeThickness = 2, VerticalStrokeThickness = 2 };
                 series.Points.Add(new DataPoint(0, 0));
                 for (int i = 0; i < times.Length; i++)
                     series.Points.Add(new DataPoint(times[i], i + 1));
