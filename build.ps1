@@ -52,7 +52,8 @@ function Invoke-Build {
     $project = Join-Path $RepoRoot 'src/EchoPS/EchoPS.csproj'
     Invoke-Native { dotnet build $project -c Release -nologo -v quiet -warnaserror } 'dotnet build'
     $output = Join-Path $RepoRoot 'src/EchoPS/bin/Release/netstandard2.0'
-    Copy-Item (Join-Path $output 'EchoPS.dll') $ModuleDir -Force
+    # OxyPlot.dll (managed, netstandard2.0) draws Measure-EchoServer's charts; it ships beside EchoPS.dll.
+    foreach ($dll in 'EchoPS.dll', 'OxyPlot.dll') { Copy-Item (Join-Path $output $dll) $ModuleDir -Force }
     # Help is generated from docs/help/*.md and the built cmdlets, in a fresh pwsh: this one may hold an older dll.
     Invoke-Native { & $Pwsh -NoProfile -NonInteractive -File (Join-Path $RepoRoot 'build/New-Help.ps1') } 'Help generation'
 }
@@ -135,7 +136,7 @@ function Invoke-Serve {
 }
 
 function Invoke-Clean {
-    foreach ($path in 'src/EchoPS/bin', 'src/EchoPS/obj', 'build/bin', 'build/obj', 'tests/unit/bin', 'tests/unit/obj', 'module/EchoPS.dll', 'module/en-US/EchoPS.dll-Help.xml', '.tools', 'out') {
+    foreach ($path in 'src/EchoPS/bin', 'src/EchoPS/obj', 'build/bin', 'build/obj', 'tests/unit/bin', 'tests/unit/obj', 'module/EchoPS.dll', 'module/OxyPlot.dll', 'module/en-US/EchoPS.dll-Help.xml', '.tools', 'out') {
         $full = Join-Path $RepoRoot $path
         if (Test-Path $full) { Remove-Item $full -Recurse -Force }
     }

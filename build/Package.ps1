@@ -30,6 +30,7 @@ if ($dllVersion.ToString(3) -ne $version.ToString(3)) {
 $files = [ordered]@{
     'EchoPS.psd1'                  = $manifestPath
     'EchoPS.dll'                   = $dll
+    'OxyPlot.dll'                  = Join-Path $moduleDir 'OxyPlot.dll'
     'EchoPS.Format.ps1xml'         = Join-Path $moduleDir 'EchoPS.Format.ps1xml'
     'en-US/EchoPS.dll-Help.xml'    = Join-Path $moduleDir 'en-US/EchoPS.dll-Help.xml'
     'en-US/about_EchoPS.help.txt'  = Join-Path $moduleDir 'en-US/about_EchoPS.help.txt'

@@ -14,6 +14,7 @@
         'Stop-BlockingEchoServer'
         'Get-BlockingEchoServer'
         'Test-EchoRoundTrip'
+        'Measure-EchoServer'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

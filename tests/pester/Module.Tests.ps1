@@ -63,16 +63,22 @@ Describe 'Manifest and exports' {
     }
 
     It 'lists the server cmdlets, and only EchoPS cmdlets, in the manifest' {
-        $intended = 'Start-BlockingEchoServer', 'Stop-BlockingEchoServer', 'Get-BlockingEchoServer', 'Test-EchoRoundTrip'
+        $intended = 'Start-BlockingEchoServer', 'Stop-BlockingEchoServer', 'Get-BlockingEchoServer', 'Test-EchoRoundTrip', 'Measure-EchoServer'
         foreach ($name in $intended | Select-Object -First 3) { $manifest.CmdletsToExport | Should -Contain $name }
         foreach ($name in $manifest.CmdletsToExport) { $intended | Should -Contain $name }
     }
 
-    It 'supports Windows PowerShell 5.1 and PowerShell 7: netstandard2.0, no runtime dependencies' {
+    It 'supports Windows PowerShell 5.1 and PowerShell 7: netstandard2.0, one managed dependency that ships beside it' {
         $manifest.PowerShellVersion | Should -Be '5.1'
         $manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
         # Anything beyond these would have to ship beside EchoPS.dll, and might not load in Windows PowerShell.
-        $module.ImplementingAssembly.GetReferencedAssemblies().Name | Sort-Object | Should -Be @('netstandard', 'System.Management.Automation')
+        $module.ImplementingAssembly.GetReferencedAssemblies().Name | Sort-Object | Should -Be @('netstandard', 'OxyPlot', 'System.Management.Automation')
+        # OxyPlot (Measure-EchoServer's charts) must itself be netstandard2.0, need nothing but netstandard, and ship in the module folder.
+        $oxyPlot = Join-Path $repoRoot 'module/OxyPlot.dll'
+        $oxyPlot | Should -Exist
+        $assembly = [System.Reflection.Assembly]::LoadFile($oxyPlot)
+        $assembly.GetReferencedAssemblies().Name | Should -Be @('netstandard')
+        $assembly.GetCustomAttributes([System.Runtime.Versioning.TargetFrameworkAttribute], $false).FrameworkName | Should -Be '.NETStandard,Version=v2.0'
     }
 }
 
@@ -155,7 +161,7 @@ Describe 'Package' {
         $package.ExitCode | Should -Be 0 -Because $package.Errors
         $folder = Join-Path $out "EchoPS/$version"
         $files = Get-ChildItem $folder -Recurse -File | ForEach-Object { [System.IO.Path]::GetRelativePath($folder, $_.FullName).Replace('\', '/') }
-        $files | Sort-Object | Should -Be @('EchoPS.dll', 'EchoPS.Format.ps1xml', 'EchoPS.psd1', 'en-US/about_EchoPS.help.txt', 'en-US/EchoPS.dll-Help.xml', 'LICENSE' | Sort-Object)
+        $files | Sort-Object | Should -Be @('EchoPS.dll', 'OxyPlot.dll', 'EchoPS.Format.ps1xml', 'EchoPS.psd1', 'en-US/about_EchoPS.help.txt', 'en-US/EchoPS.dll-Help.xml', 'LICENSE' | Sort-Object)
         Join-Path $out "EchoPS.$version.nupkg" | Should -Exist
         (Test-ModuleManifest (Join-Path $folder 'EchoPS.psd1')).Version | Should -Be $version
     }

@@ -120,6 +120,9 @@ namespace EchoPS.Client
         /// <summary>The message already names the target (resolve and connect failures), so an error need not repeat it.</summary>
         internal bool MessageNamesTarget { get; set; }
 
+        /// <summary>Every timed round trip in Stopwatch ticks, sorted (Measure-EchoServer's p99.9 and charts); not output.</summary>
+        internal long[] SortedRttTicks { get; set; }
+
         /// <inheritdoc />
         public override string ToString() => $"{TargetName} {Address}:{Port} {Status} {Message}".TrimEnd();
     }

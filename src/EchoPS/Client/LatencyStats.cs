@@ -17,6 +17,7 @@ namespace EchoPS.Client
             var sorted = new long[count];
             Array.Copy(samples, sorted, count);
             Array.Sort(sorted);
+            result.SortedRttTicks = sorted;
 
             double sum = 0;
             foreach (var ticks in sorted)
@@ -39,7 +40,7 @@ namespace EchoPS.Client
         }
 
         /// <summary>Nearest rank: the smallest sample with at least the fraction q of all samples at or below it.</summary>
-        private static long Percentile(long[] sorted, double q)
+        internal static long Percentile(long[] sorted, double q)
         {
             int rank = (int)Math.Ceiling(q * sorted.Length);
             return sorted[Math.Max(rank, 1) - 1];

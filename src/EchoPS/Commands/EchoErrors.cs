@@ -1,7 +1,9 @@
 using System;
 using System.IO;
 using System.Management.Automation;
+using System.Linq;
 using EchoPS.Client;
+using EchoPS.Measure;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -92,5 +94,11 @@ namespace EchoPS.Commands
             }
             return new ErrorRecord(exception, "Echo" + result.Status, category, result);
         }
+
+        /// <summary>A measured server with failures, written after its result: what failed, per figure, and how often.</summary>
+        internal static ErrorRecord MeasureFailed(EchoServerMeasurement m) =>
+            new ErrorRecord(new IOException($"{m.Name} ({m.Target}): {m.ErrorCount} failure(s): "
+                    + string.Join("; ", m.Errors.Select(e => $"{e.Figure} {e.Status} x{e.Count}: {e.Message}"))),
+                "EchoMeasureFailed", ErrorCategory.InvalidResult, m);
     }
 }

@@ -1,0 +1,256 @@
+using System;
+using System.Collections.Generic;
+
+namespace EchoPS.Measure
+{
+    /// <summary>
+    /// One server's figures from Measure-EchoServer: medians over the rounds, ratios to the baseline, errors per
+    /// figure. Times are milliseconds and every value is a plain number or text, so results serialize flat.
+    /// A figure that did not run, or never succeeded, is null.
+    /// </summary>
+    public sealed class EchoServerMeasurement
+    {
+        /// <summary>The label of the server.</summary>
+        public string Name { get; internal set; }
+
+        /// <summary>host:port as given.</summary>
+        public string Target { get; internal set; }
+
+        /// <summary>The address measured (a name is resolved once, before the first round).</summary>
+        public string Address { get; internal set; }
+
+        /// <summary>The server's port.</summary>
+        public int Port { get; internal set; }
+
+        /// <summary>True for the server the others are compared with.</summary>
+        public bool IsBaseline { get; internal set; }
+
+        /// <summary>The name of the baseline server.</summary>
+        public string Baseline { get; internal set; }
+
+        /// <summary>Rounds run (figures are medians over them).</summary>
+        public int Rounds { get; internal set; }
+
+        /// <summary>The figures that ran.</summary>
+        public string Figures { get; internal set; }
+
+        /// <summary>True when every figure that ran succeeded in every round.</summary>
+        public bool Success => ErrorCount == 0;
+
+        /// <summary>Failed measurements over all figures and rounds (a failed capacity connection counts as one).</summary>
+        public long ErrorCount { get; internal set; }
+
+        /// <summary>Bytes per round-trip message.</summary>
+        public int MessageSize { get; internal set; }
+
+        /// <summary>Timed round trips per round.</summary>
+        public int RoundTrips { get; internal set; }
+
+        /// <summary>The fastest round trip of all rounds.</summary>
+        public double? RttMinMs { get; internal set; }
+
+        /// <summary>Median round trip (median over rounds).</summary>
+        public double? RttP50Ms { get; internal set; }
+
+        /// <summary>90th percentile round trip (median over rounds).</summary>
+        public double? RttP90Ms { get; internal set; }
+
+        /// <summary>99th percentile round trip (median over rounds).</summary>
+        public double? RttP99Ms { get; internal set; }
+
+        /// <summary>99.9th percentile round trip (median over rounds).</summary>
+        public double? RttP999Ms { get; internal set; }
+
+        /// <summary>The slowest round trip of all rounds.</summary>
+        public double? RttMaxMs { get; internal set; }
+
+        /// <summary>Full-duplex stream, verified bytes read back per second, in MiB (median over rounds).</summary>
+        public double? StreamMiBps { get; internal set; }
+
+        /// <summary>Sequential connections (connect, one echo, close) per second (median over rounds).</summary>
+        public double? ConnectionsPerSec { get; internal set; }
+
+        /// <summary>Mean time per sequential connection (median over rounds).</summary>
+        public double? ConnectionMs { get; internal set; }
+
+        /// <summary>Clients of the slots figure (K).</summary>
+        public int SlotClients { get; internal set; }
+
+        /// <summary>How long each slots client held its connection after its echo (H).</summary>
+        public double SlotHoldMs { get; internal set; }
+
+        /// <summary>How many clients the server served at once: those whose echo came within half a hold time (median over rounds).</summary>
+        public double? Slots { get; internal set; }
+
+        /// <summary>Each slots client's wait for its first echo, shortest first (per rank, median over rounds).</summary>
+        public double?[] SlotWaitsMs { get; internal set; }
+
+        /// <summary>Connections the capacity probe opened at once (N).</summary>
+        public int CapacityRequested { get; internal set; }
+
+        /// <summary>How long the capacity probe waited for the echoes (T).</summary>
+        public double CapacityWaitMs { get; internal set; }
+
+        /// <summary>Capacity connections that connected (median over rounds).</summary>
+        public double? CapacityConnected { get; internal set; }
+
+        /// <summary>Capacity connections whose echo came back, intact, within T (median over rounds).</summary>
+        public double? CapacityEchoed { get; internal set; }
+
+        /// <summary>From the start of the probe to the last echo that came within T (median over rounds).</summary>
+        public double? CapacityLastEchoMs { get; internal set; }
+
+        /// <summary>RttP50Ms against the baseline's (lower is faster).</summary>
+        public double? RttP50Ratio { get; internal set; }
+
+        /// <summary>RttP99Ms against the baseline's (lower is faster).</summary>
+        public double? RttP99Ratio { get; internal set; }
+
+        /// <summary>StreamMiBps against the baseline's (higher is faster).</summary>
+        public double? StreamRatio { get; internal set; }
+
+        /// <summary>ConnectionsPerSec against the baseline's (higher is faster).</summary>
+        public double? ConnectionsRatio { get; internal set; }
+
+        /// <summary>Slots against the baseline's.</summary>
+        public double? SlotsRatio { get; internal set; }
+
+        /// <summary>CapacityEchoed against the baseline's.</summary>
+        public double? CapacityRatio { get; internal set; }
+
+        /// <summary>Failures grouped by figure and status, with counts and the first message of each.</summary>
+        public MeasureError[] Errors { get; internal set; } = new MeasureError[0];
+
+        /// <summary>What was left out or limited, and why (a figure that could not run, a probe size lowered to the descriptor limit).</summary>
+        public string[] Notes { get; internal set; } = new string[0];
+
+        /// <summary>Each round's figures, in the order measured.</summary>
+        public MeasureRound[] PerRound { get; internal set; } = new MeasureRound[0];
+
+        /// <summary>Every timed round trip of every round in ms, sorted (the latency chart); not output.</summary>
+        internal double[] RttSamplesMs { get; set; }
+
+        /// <summary>When the measurement started (local time).</summary>
+        public DateTimeOffset Timestamp { get; internal set; }
+
+        /// <inheritdoc />
+        public override string ToString() => $"{Name} {Target} errors {ErrorCount}";
+    }
+
+    /// <summary>One figure's failures of one kind: how many, and what the first one said.</summary>
+    public sealed class MeasureError
+    {
+        /// <summary>The figure: RoundTrip, Stream, Connections, Slots or Capacity.</summary>
+        public string Figure { get; internal set; }
+
+        /// <summary>What happened: Refused, TimedOut, Reset, Mismatch, ClosedEarly, ...</summary>
+        public string Status { get; internal set; }
+
+        /// <summary>How many times, over all rounds.</summary>
+        public long Count { get; internal set; }
+
+        /// <summary>The first failure's message: sizes and endpoints only, never payload.</summary>
+        public string Message { get; internal set; }
+
+        /// <inheritdoc />
+        public override string ToString() => $"{Figure} {Status} x{Count}: {Message}";
+    }
+
+    /// <summary>One round's figures for one server; null where the figure did not run or failed.</summary>
+    public sealed class MeasureRound
+    {
+        /// <summary>The round, from 1.</summary>
+        public int Round { get; internal set; }
+
+        /// <summary>Fastest round trip.</summary>
+        public double? RttMinMs { get; internal set; }
+
+        /// <summary>Median round trip.</summary>
+        public double? RttP50Ms { get; internal set; }
+
+        /// <summary>90th percentile round trip.</summary>
+        public double? RttP90Ms { get; internal set; }
+
+        /// <summary>99th percentile round trip.</summary>
+        public double? RttP99Ms { get; internal set; }
+
+        /// <summary>99.9th percentile round trip.</summary>
+        public double? RttP999Ms { get; internal set; }
+
+        /// <summary>Slowest round trip.</summary>
+        public double? RttMaxMs { get; internal set; }
+
+        /// <summary>Stream throughput, MiB/s.</summary>
+        public double? StreamMiBps { get; internal set; }
+
+        /// <summary>Sequential connections per second.</summary>
+        public double? ConnectionsPerSec { get; internal set; }
+
+        /// <summary>Mean time per connection.</summary>
+        public double? ConnectionMs { get; internal set; }
+
+        /// <summary>Clients served at once.</summary>
+        public int? Slots { get; internal set; }
+
+        /// <summary>Each slots client's wait for its first echo, shortest first (null for a client that got none).</summary>
+        public double?[] SlotWaitsMs { get; internal set; }
+
+        /// <summary>Capacity connections that connected.</summary>
+        public int? CapacityConnected { get; internal set; }
+
+        /// <summary>Capacity connections echoed within T.</summary>
+        public int? CapacityEchoed { get; internal set; }
+
+        /// <summary>Time to the last capacity echo within T.</summary>
+        public double? CapacityLastEchoMs { get; internal set; }
+
+        /// <summary>Each capacity echo's time from the probe's start, sorted (the capacity chart); not output.</summary>
+        internal double[] CapacityEchoTimesMs { get; set; }
+    }
+
+    /// <summary>A progress report of a measurement, given between measurements, never during one.</summary>
+    public sealed class MeasureProgress
+    {
+        internal MeasureProgress(int percent, string activity, string status)
+        {
+            PercentComplete = percent;
+            Activity = activity;
+            Status = status;
+        }
+
+        /// <summary>0 to 100.</summary>
+        public int PercentComplete { get; }
+
+        /// <summary>The round.</summary>
+        public string Activity { get; }
+
+        /// <summary>The figure and server about to be measured.</summary>
+        public string Status { get; }
+    }
+
+    /// <summary>Failures of one figure of one server, collected during the rounds.</summary>
+    internal sealed class ErrorTally
+    {
+        private readonly Dictionary<string, MeasureError> _byKey = new Dictionary<string, MeasureError>();
+        private readonly List<MeasureError> _inOrder = new List<MeasureError>();
+
+        internal long Total { get; private set; }
+
+        internal void Add(MeasureFigure figure, string status, string message, long count = 1)
+        {
+            if (count <= 0)
+                return;
+            string key = figure + "/" + status;
+            if (!_byKey.TryGetValue(key, out var error))
+            {
+                error = new MeasureError { Figure = figure == MeasureFigure.None ? "Reach" : figure.ToString(), Status = status, Message = message };
+                _byKey[key] = error;
+                _inOrder.Add(error);
+            }
+            error.Count += count;
+            Total += count;
+        }
+
+        internal MeasureError[] ToArray() => _inOrder.ToArray();
+    }
+}

@@ -1,0 +1,170 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+
+namespace EchoPS.Measure
+{
+    /// <summary>
+    /// The report's charts, drawn with OxyPlot and written as SVG (managed code only). Kept in its own class so that
+    /// OxyPlot.dll is loaded only when a report is written.
+    /// </summary>
+    internal static class MeasureCharts
+    {
+        private const int Width = 900;
+        private const int Height = 500;
+        private static readonly double[] Quantiles = BuildQuantiles();
+
+        /// <summary>Writes every chart that has data; returns the files written, and why any chart was left out.</summary>
+        internal static List<string> Write(string folder, IReadOnlyList<EchoServerMeasurement> results, List<string> skipped)
+        {
+            var files = new List<string>();
+            Save(folder, "latency.svg", Latency(results), files, skipped, "latency.svg: no round trip figures.");
+            Save(folder, "slots.svg", Slots(results), files, skipped, "slots.svg: no slots figures.");
+            Save(folder, "capacity.svg", Capacity(results), files, skipped, "capacity.svg: no capacity figures.");
+            Save(folder, "throughput.svg", Throughput(results), files, skipped, "throughput.svg: no stream figures.");
+            return files;
+        }
+
+        private static void Save(string folder, string name, PlotModel model, List<string> files, List<string> skipped, string why)
+        {
+            if (model == null)
+            {
+                skipped.Add(why);
+                return;
+            }
+            string path = Path.Combine(folder, name);
+            using (var stream = File.Create(path))
+                new SvgExporter { Width = Width, Height = Height, UseVerticalTextAlignmentWorkaround = true }.Export(model, stream);
+            files.Add(path);
+        }
+
+        private static PlotModel NewModel(string title, string subtitle)
+        {
+            // Arial: OxyPlot measures text with Helvetica's metrics, which Arial (and its metric twin Liberation Sans) share.
+            var model = new PlotModel { Title = title, Subtitle = subtitle, Background = OxyColors.White, DefaultFont = "Arial" };
+            // Below the plot, one entry a line. OxyPlot sizes and clips the legend with Helvetica's metrics (Arial's too):
+            // a viewer without Arial draws a wider font, and the ends of long entries are cut off.
+            model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Vertical });
+            return model;
+        }
+
+        /// <summary>Round-trip time against percentile, on log axes, so the tail (p99, p99.9) is as visible as the median.</summary>
+        private static PlotModel Latency(IReadOnlyList<EchoServerMeasurement> results)
+        {
+            var withData = results.Where(r => r.RttSamplesMs != null && r.RttSamplesMs.Length > 0).ToArray();
+            if (withData.Length == 0)
+                return null;
+            var model = NewModel("Round-trip time by percentile",
+                $"{withData[0].MessageSize}-byte messages, every round's samples together; lower is faster");
+            // x = log10(1 / (1 - q)): 0 is the fastest, 1 is p90, 2 is p99, 3 is p99.9, so the tail gets as much room as the median.
+            model.Axes.Add(new LinearAxis
+            {
+                Position = AxisPosition.Bottom,
+                Title = "percentile",
+                Minimum = 0,
+                MajorStep = 1,
+                MinorStep = 0.5,
+                LabelFormatter = x => (100 * (1 - Math.Pow(10, -x))).ToString("0.###", CultureInfo.InvariantCulture) + "%",
+                MajorGridlineStyle = LineStyle.Dot,
+            });
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Title = "round trip (µs)", MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None });
+            foreach (var r in withData)
+            {
+                var series = new LineSeries { Title = r.Name, StrokeThickness = 2 };
+                var samples = r.RttSamplesMs;
+                foreach (double q in Quantiles)
+                {
+                    int rank = (int)Math.Ceiling(q * samples.Length);
+                    if (q > 0 && rank >= samples.Length && q < 1)
+                        break; // beyond what this many samples can tell
+                    double ms = samples[Math.Min(samples.Length - 1, Math.Max(rank, 1) - 1)];
+                    series.Points.Add(new DataPoint(-Math.Log10(1 - Math.Min(q, 1 - 1.0 / samples.Length)), ms * 1000));
+                }
+                model.Series.Add(series);
+            }
+            return model;
+        }
+
+        private static double[] BuildQuantiles()
+        {
+            var q = new List<double>();
+            for (double x = 0; x < 0.9; x += 0.01) q.Add(x);
+            for (double x = 0.9; x < 0.99; x += 0.001) q.Add(x);
+            for (double x = 0.99; x < 0.999; x += 0.0001) q.Add(x);
+            for (double x = 0.999; x < 0.99999; x += 0.00001) q.Add(x);
+            q.Add(1);
+            return q.ToArray();
+        }
+
+        /// <summary>The staircase: client k's wait for its first echo against k (a blocking server: one hold per step).</summary>
+        private static PlotModel Slots(IReadOnlyList<EchoServerMeasurement> results)
+        {
+            var withData = results.Where(r => r.SlotWaitsMs != null && r.SlotWaitsMs.Any(w => w != null)).ToArray();
+            if (withData.Length == 0)
+                return null;
+            var first = withData[0];
+            var model = NewModel("Slots: each client's wait for its first echo",
+                $"{first.SlotClients} clients connect together, each holds {first.SlotHoldMs:0} ms after its echo; clients in order of service");
+            model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "client k (in order of service)", Minimum = 0.5, Maximum = first.SlotClients + 0.5, MajorStep = Math.Max(1, first.SlotClients / 16), MinorStep = 1, MajorGridlineStyle = LineStyle.Dot });
+            model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "wait for first echo (ms)", Minimum = 0, MajorGridlineStyle = LineStyle.Dot });
+            foreach (var r in withData)
+            {
+                var series = new LineSeries { Title = $"{r.Name}: {r.Slots:0.#} slot(s)", MarkerType = MarkerType.Circle, MarkerSize = 4, StrokeThickness = 2 };
+                for (int k = 0; k < r.SlotWaitsMs.Length; k++)
+                    if (r.SlotWaitsMs[k] is double w)
+                        series.Points.Add(new DataPoint(k + 1, w));
+                model.Series.Add(series);
+            }
+            return model;
+        }
+
+        /// <summary>Capacity: how many of the N connections had their echo, against time since the probe started (last round).</summary>
+        private static PlotModel Capacity(IReadOnlyList<EchoServerMeasurement> results)
+        {
+            var withData = results.Where(r => r.PerRound.Any(p => p.CapacityEchoed != null)).ToArray();
+            if (withData.Length == 0)
+                return null;
+            var first = withData[0];
+            var model = NewModel("Capacity: connections echoed over time",
+                $"{first.CapacityRequested} connections opened at once, one message each, kept open for {first.CapacityWaitMs / 1000:0.###} s (last round)");
+            model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "time since the probe started (ms)", Minimum = 0, Maximum = first.CapacityWaitMs, MajorGridlineStyle = LineStyle.Dot });
+            model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "connections echoed", Minimum = 0, Maximum = first.CapacityRequested * 1.05, MajorGridlineStyle = LineStyle.Dot });
+            foreach (var r in withData)
+            {
+                var last = r.PerRound.Last(p => p.CapacityEchoed != null);
+                var times = last.CapacityEchoTimesMs ?? new double[0];
+                var series = new StairStepSeries { Title = $"{r.Name}: {last.CapacityEchoed} of {r.CapacityRequested}", StrokeThickness = 2, VerticalStrokeThickness = 2 };
+                series.Points.Add(new DataPoint(0, 0));
+                for (int i = 0; i < times.Length; i++)
+                    series.Points.Add(new DataPoint(times[i], i + 1));
+                series.Points.Add(new DataPoint(r.CapacityWaitMs, times.Length));
+                model.Series.Add(series);
+            }
+            return model;
+        }
+
+        /// <summary>Stream throughput per server, bars with the value written at the end.</summary>
+        private static PlotModel Throughput(IReadOnlyList<EchoServerMeasurement> results)
+        {
+            if (!results.Any(r => r.StreamMiBps != null))
+                return null;
+            var model = NewModel("Stream: full-duplex echo, every byte verified", "median over rounds; higher is faster");
+            var names = results.Select(r => r.Name).ToArray();
+            model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = names, IsZoomEnabled = false });
+            model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "MiB/s", Minimum = 0, MaximumPadding = 0.15, MajorGridlineStyle = LineStyle.Dot });
+            var bars = new BarSeries { LabelFormatString = "{0:0.0} MiB/s", LabelPlacement = LabelPlacement.Outside, FillColor = OxyColor.FromRgb(0x4e, 0x79, 0xa7) };
+            foreach (var r in results)
+                bars.Items.Add(new BarItem(r.StreamMiBps ?? 0));
+            model.Series.Add(bars);
+            model.Legends.Clear();
+            model.PlotMargins = new OxyThickness(Math.Min(300, 20 + 9 * names.Max(n => n.Length)), double.NaN, double.NaN, double.NaN);
+            return model;
+        }
+    }
+}

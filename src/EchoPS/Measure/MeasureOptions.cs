@@ -1,0 +1,148 @@
+using System;
+using System.Collections.Generic;
+using EchoPS.Server;
+
+namespace EchoPS.Measure
+{
+    /// <summary>The figures Measure-EchoServer can measure; any combination.</summary>
+    [Flags]
+    public enum MeasureFigure
+    {
+        /// <summary>Nothing.</summary>
+        None = 0,
+        /// <summary>Latency of small messages on one connection, every byte verified.</summary>
+        RoundTrip = 1,
+        /// <summary>Full-duplex verified throughput on one connection.</summary>
+        Stream = 2,
+        /// <summary>Sequential connect, one small echo, close.</summary>
+        Connections = 4,
+        /// <summary>How many clients are served at once (K clients holding H ms each).</summary>
+        Slots = 8,
+        /// <summary>N connections at once, each with one message, kept open: how many are echoed within T.</summary>
+        Capacity = 16,
+        /// <summary>Every figure.</summary>
+        All = RoundTrip | Stream | Connections | Slots | Capacity,
+    }
+
+    /// <summary>One server to measure: a label and where it listens.</summary>
+    public sealed class MeasureTarget
+    {
+        /// <summary>Creates a target.</summary>
+        /// <param name="name">The label in tables and charts; "host:port" when empty.</param>
+        /// <param name="host">A host name or IP literal.</param>
+        /// <param name="port">The TCP port.</param>
+        public MeasureTarget(string name, string host, int port)
+        {
+            if (string.IsNullOrWhiteSpace(host))
+                throw new ArgumentException("A target needs a host name or address.", nameof(host));
+            EchoServerOptions.CheckRange("Port", port, 1, 65535);
+            Host = host.Trim();
+            Port = port;
+            Name = string.IsNullOrWhiteSpace(name) ? Endpoint : name.Trim();
+        }
+
+        /// <summary>The label in tables and charts.</summary>
+        public string Name { get; }
+
+        /// <summary>The host name or IP literal as given.</summary>
+        public string Host { get; }
+
+        /// <summary>The TCP port.</summary>
+        public int Port { get; }
+
+        /// <summary>host:port, with an IPv6 literal in brackets.</summary>
+        public string Endpoint => (Host.Contains(":") && !Host.StartsWith("[", StringComparison.Ordinal) ? $"[{Host}]" : Host) + ":" + Port;
+
+        /// <inheritdoc />
+        public override string ToString() => Name == Endpoint ? Endpoint : $"{Name} ({Endpoint})";
+    }
+
+    /// <summary>What Measure-EchoServer measures and how much of it; the defaults are the full lab measurement.</summary>
+    public sealed class MeasureOptions
+    {
+        /// <summary>The most connections the capacity probe opens.</summary>
+        public const int MaxCapacityConnections = 100_000;
+        /// <summary>The most clients of the slots figure.</summary>
+        public const int MaxSlotClients = 256;
+
+        /// <summary>Which figures run.</summary>
+        public MeasureFigure Figures { get; set; } = MeasureFigure.All;
+
+        /// <summary>Rounds: each round measures every target once per figure, in alternation; medians are reported.</summary>
+        public int Rounds { get; set; } = 3;
+
+        /// <summary>The index of the target the others are compared with.</summary>
+        public int BaselineIndex { get; set; }
+
+        /// <summary>Timed round trips per round (after one warm-up).</summary>
+        public int RoundTripCount { get; set; } = 10_000;
+
+        /// <summary>Bytes per round-trip message.</summary>
+        public int MessageSize { get; set; } = 32;
+
+        /// <summary>How long each stream runs.</summary>
+        public TimeSpan StreamDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>Bytes per write of the stream.</summary>
+        public int StreamChunkSize { get; set; } = 64 * 1024;
+
+        /// <summary>Sequential connections per round.</summary>
+        public int ConnectionCount { get; set; } = 1000;
+
+        /// <summary>Clients of the slots figure (K).</summary>
+        public int SlotClients { get; set; } = 8;
+
+        /// <summary>How long each slots client holds its connection after its echo (H).</summary>
+        public TimeSpan SlotHold { get; set; } = TimeSpan.FromMilliseconds(200);
+
+        /// <summary>Connections the capacity probe opens at once (N).</summary>
+        public int CapacityConnections { get; set; } = 1000;
+
+        /// <summary>How long the capacity probe waits for every echo (T).</summary>
+        public TimeSpan CapacityWait { get; set; } = TimeSpan.FromSeconds(3);
+
+        /// <summary>Bounds each connect and every read.</summary>
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
+        /// <summary>The quick preset: one round of small sizes, for a smoke check in seconds.</summary>
+        public static MeasureOptions Quick() => new MeasureOptions
+        {
+            Rounds = 1,
+            RoundTripCount = 1000,
+            StreamDuration = TimeSpan.FromMilliseconds(250),
+            ConnectionCount = 200,
+            SlotClients = 4,
+            SlotHold = TimeSpan.FromMilliseconds(100),
+            CapacityConnections = 100,
+            CapacityWait = TimeSpan.FromSeconds(1),
+        };
+
+        /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
+        public void Validate(IReadOnlyList<MeasureTarget> targets)
+        {
+            if (targets == null || targets.Count == 0)
+                throw new ArgumentException("Give at least one server to measure.", nameof(targets));
+            if ((Figures & MeasureFigure.All) == MeasureFigure.None)
+                throw new ArgumentException("Choose at least one figure.", nameof(Figures));
+            EchoServerOptions.CheckRange(nameof(Rounds), Rounds, 1, 1000);
+            EchoServerOptions.CheckRange("Baseline", BaselineIndex, 0, targets.Count - 1);
+            EchoServerOptions.CheckRange(nameof(RoundTripCount), RoundTripCount, 1, Client.EchoClientOptions.MaxCount);
+            EchoServerOptions.CheckRange(nameof(MessageSize), MessageSize, 1, Client.EchoClientOptions.MaxSize);
+            EchoServerOptions.CheckRange(nameof(StreamChunkSize), StreamChunkSize, 1, Client.EchoClientOptions.MaxSize);
+            EchoServerOptions.CheckRange(nameof(ConnectionCount), ConnectionCount, 1, 10_000_000);
+            EchoServerOptions.CheckRange(nameof(SlotClients), SlotClients, 1, MaxSlotClients);
+            EchoServerOptions.CheckRange(nameof(CapacityConnections), CapacityConnections, 1, MaxCapacityConnections);
+            CheckPositive(nameof(StreamDuration), StreamDuration);
+            CheckPositive(nameof(CapacityWait), CapacityWait);
+            CheckPositive(nameof(Timeout), Timeout);
+            if (SlotHold < TimeSpan.Zero)
+                throw new ArgumentException($"SlotHold {SlotHold} cannot be negative.", nameof(SlotHold));
+        }
+
+        private static void CheckPositive(string name, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+                throw new ArgumentException($"{name} {value} must be positive.", name);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using EchoPS.Client;
+
+namespace EchoPS.Measure
+{
+    /// <summary>
+    /// The sockets a probe has open: closing them all (on cancel, or at a probe's deadline) wakes every blocked or
+    /// pending connect, send and receive. Also the probes' one place for connecting within a time and for naming a
+    /// socket error as an echo status.
+    /// </summary>
+    internal sealed class ProbeSockets : IDisposable
+    {
+        private readonly HashSet<Socket> _open = new HashSet<Socket>();
+        private bool _closed;
+
+        internal int Count
+        {
+            get { lock (_open) return _open.Count; }
+        }
+
+        /// <summary>A new TCP socket with TCP_NODELAY, tracked; throws OperationCanceledException once closed.</summary>
+        internal Socket Open(AddressFamily family)
+        {
+            var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            lock (_open)
+            {
+                if (_closed)
+                {
+                    socket.Dispose();
+                    throw new OperationCanceledException();
+                }
+                _open.Add(socket);
+            }
+            return socket;
+        }
+
+        internal void Close(Socket socket)
+        {
+            if (socket == null)
+                return;
+            lock (_open)
+                _open.Remove(socket);
+            socket.Dispose();
+        }
+
+        /// <summary>Closes every socket, and any opened later.</summary>
+        public void Dispose()
+        {
+            Socket[] all;
+            lock (_open)
+            {
+                _closed = true;
+                all = new Socket[_open.Count];
+                _open.CopyTo(all);
+                _open.Clear();
+            }
+            foreach (var socket in all)
+                socket.Dispose();
+        }
+
+        /// <summary>
+        /// Connects within the time given, without a timer or a thread: a non-blocking connect, one poll, then the
+        /// socket goes back to blocking mode (so its sends and receives stay plain system calls).
+        /// </summary>
+        internal static void ConnectWithin(Socket socket, IPEndPoint endPoint, TimeSpan timeout)
+        {
+            socket.Blocking = false;
+            try
+            {
+                socket.Connect(endPoint);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock || ex.SocketErrorCode == SocketError.InProgress)
+            {
+                int micro = (int)Math.Min(int.MaxValue, timeout.Ticks / 10);
+                if (!socket.Poll(micro, SelectMode.SelectWrite))
+                    throw new SocketException((int)SocketError.TimedOut);
+                var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error);
+                if (error != SocketError.Success)
+                    throw new SocketException((int)error);
+            }
+            socket.Blocking = true;
+        }
+
+        /// <summary>Sends all of the bytes (a blocking send may write part of them).</summary>
+        internal static void SendAll(Socket socket, byte[] bytes, int offset, int count)
+        {
+            int sent = 0;
+            while (sent < count)
+                sent += socket.Send(bytes, offset + sent, count - sent, SocketFlags.None);
+        }
+
+        /// <summary>Reads until count bytes are in, or end of stream; returns how many came.</summary>
+        internal static int ReceiveUpTo(Socket socket, byte[] buffer, int count)
+        {
+            int received = 0;
+            while (received < count)
+            {
+                int n = socket.Receive(buffer, received, count - received, SocketFlags.None);
+                if (n == 0)
+                    break;
+                received += n;
+            }
+            return received;
+        }
+
+        /// <summary>A socket error (or a closed socket) as an echo status name.</summary>
+        internal static string StatusOf(Exception ex) =>
+            ex is ObjectDisposedException ? nameof(EchoRoundTripStatus.TimedOut) : EchoClient.Classify(ex).ToString();
+
+        internal static bool SameBytes(byte[] expected, int expectedOffset, byte[] actual, int count)
+        {
+            for (int i = 0; i < count; i++)
+                if (expected[expectedOffset + i] != actual[i])
+                    return false;
+            return true;
+        }
+    }
+}
