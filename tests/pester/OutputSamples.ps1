@@ -42,13 +42,45 @@ function New-EchoOutputSample {
     }
 }
 
+# Makes the samples in another process (a job, a remote session) and sends them back: first a hashtable with the
+# views' text as that process shows its live objects, and how many objects of each type follow; then the objects.
+$EchoSampleProducer = {
+    param([string] $Manifest, [string] $SamplesFile)
+    Import-Module $Manifest
+    . $SamplesFile
+    $made = New-EchoOutputSample
+    $text = @{}
+    foreach ($type in $made.Keys) {
+        $rendered = Format-EchoOutputText $made[$type]
+        $text["$type|Table"] = $rendered.Table
+        $text["$type|List"] = $rendered.List
+        $text["$type|Count"] = @($made[$type]).Count
+    }
+    $text
+    foreach ($type in $made.Keys) { $made[$type] }
+}
+
+function Split-EchoOutputSample {
+    # What $EchoSampleProducer sent, as Text (the hashtable) and Copies (type name -> the deserialized objects).
+    param([Parameter(Mandatory)] [object[]] $Received, [Parameter(Mandatory)] [string[]] $TypeName)
+    $text = $Received[0]
+    $copies = @{}
+    $next = 1
+    foreach ($type in $TypeName) {
+        $count = [int]$text["$type|Count"]
+        $copies[$type] = if ($count) { @($Received[$next..($next + $count - 1)]) } else { @() }
+        $next += $count
+    }
+    [pscustomobject]@{ Text = $text; Copies = $copies }
+}
+
 function Format-EchoOutputText {
     # The default table and the list view of $Objects as plain text, as a person would see them.
-    param([Parameter(Mandatory)] [object[]] $Objects)
+    param([Parameter(Mandatory)] [object[]] $Objects, [int] $Width = 250)
     $PSStyle.OutputRendering = 'PlainText'
     [pscustomobject]@{
-        Table = ($Objects | Format-Table | Out-String -Width 250).TrimEnd()
-        List  = ($Objects | Format-List | Out-String -Width 250).TrimEnd()
+        Table = ($Objects | Format-Table | Out-String -Width $Width).TrimEnd()
+        List  = ($Objects | Format-List | Out-String -Width $Width).TrimEnd()
     }
 }
 

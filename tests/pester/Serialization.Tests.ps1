@@ -24,37 +24,17 @@ BeforeAll {
     $samples = New-EchoOutputSample
 
     # The same samples made in a job's own process, with the views' text as that process shows the live objects.
-    $producer = Start-Job -ArgumentList $ModuleManifest, (Join-Path $PSScriptRoot 'OutputSamples.ps1') -ScriptBlock {
-        param($manifest, $samplesFile)
-        Import-Module $manifest
-        . $samplesFile
-        $made = New-EchoOutputSample
-        $text = @{}
-        foreach ($type in $made.Keys) {
-            $rendered = Format-EchoOutputText $made[$type]
-            $text["$type|Table"] = $rendered.Table
-            $text["$type|List"] = $rendered.List
-            $text["$type|Count"] = @($made[$type]).Count
-        }
-        $text
-        foreach ($type in $made.Keys) { $made[$type] }
-    }
-    $null = Wait-Job $producer -Timeout 120
+    $producer = Start-Job -ScriptBlock $EchoSampleProducer -ArgumentList $ModuleManifest, (Join-Path $PSScriptRoot 'OutputSamples.ps1')
+    $null = Wait-Job $producer -Timeout 300
     if ($producer.State -ne 'Completed') {
         $state = $producer.State
         $producer | Stop-Job
-        throw "The sample job did not complete within 120 s: $state $(Receive-Job $producer 2>&1)"
+        throw "The sample job did not complete within 300 s: $state $(Receive-Job $producer 2>&1)"
     }
-    $fromJob = @(Receive-Job $producer -ErrorAction Stop)
+    $fromJob = Split-EchoOutputSample -Received @(Receive-Job $producer -ErrorAction Stop) -TypeName $samples.Keys
     Remove-Job $producer -Force
-    $jobText = $fromJob[0]
-    $jobCopies = @{}
-    $next = 1
-    foreach ($type in $samples.Keys) {
-        $count = $jobText["$type|Count"]
-        $jobCopies[$type] = if ($count) { @($fromJob[$next..($next + $count - 1)]) } else { @() }
-        $next += $count
-    }
+    $jobText = $fromJob.Text
+    $jobCopies = $fromJob.Copies
 
     function ConvertTo-SerializedCopy {
         # What Export-Clixml, Import-Clixml and remoting do to an object, at PowerShell's default depth.
