@@ -22,10 +22,12 @@ function New-EchoOutputSample {
         try { $stranger.Connect([ipaddress]::Loopback, $port) } finally { $stranger.Dispose() }
         # Every client's Disconnected event and the stranger's Rejected event, before the server stops (bounded).
         $deadline = [DateTime]::UtcNow.AddSeconds(10)
-        do {
+        while ($true) {
             $kinds = @($job.Output | ForEach-Object { "$($_.Kind)" })
             $settled = ($kinds -eq 'Rejected') -and @($kinds -eq 'Connected').Count -eq @($kinds -eq 'Disconnected').Count
-        } until ($settled -or [DateTime]::UtcNow -gt $deadline -or -not (Start-Sleep -Milliseconds 20))
+            if ($settled -or [DateTime]::UtcNow -gt $deadline) { break }
+            Start-Sleep -Milliseconds 20
+        }
     }
     finally {
         $server = $job | Stop-BlockingEchoServer -PassThru
