@@ -32,6 +32,7 @@ $files = [ordered]@{
     'EchoPS.dll'                   = $dll
     'OxyPlot.dll'                  = Join-Path $moduleDir 'OxyPlot.dll'
     'EchoPS.Format.ps1xml'         = Join-Path $moduleDir 'EchoPS.Format.ps1xml'
+    'EchoPS.Types.ps1xml'          = Join-Path $moduleDir 'EchoPS.Types.ps1xml'
     'en-US/EchoPS.dll-Help.xml'    = Join-Path $moduleDir 'en-US/EchoPS.dll-Help.xml'
     'en-US/about_EchoPS.help.txt'  = Join-Path $moduleDir 'en-US/about_EchoPS.help.txt'
     'LICENSE'                      = Join-Path $repoRoot 'LICENSE'

@@ -9,6 +9,7 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('EchoPS.Format.ps1xml')
+    TypesToProcess       = @('EchoPS.Types.ps1xml')
     CmdletsToExport      = @(
         'Start-BlockingEchoServer'
         'Stop-BlockingEchoServer'

@@ -110,3 +110,16 @@ function Get-ProcessResourceCount {
     $process = Get-Process -Id $PID
     [pscustomobject]@{ Handles = $process.HandleCount; Threads = $process.Threads.Count; ManagedBytes = [GC]::GetTotalMemory($true) }
 }
+
+function Get-NetworkNamespaceSkipReason {
+    # Why this machine cannot run a test between network namespaces (not Linux, not root, no iproute2, namespaces not
+    # allowed), or $null when it can. The probe namespace is deleted again.
+    if (-not $IsLinux) { return 'network namespaces need Linux' }
+    if ((id -u) -ne '0') { return 'network namespaces need root' }
+    if (-not (Get-Command ip -ErrorAction SilentlyContinue)) { return "the 'ip' command (iproute2) is not installed" }
+    $probe = "echops-probe-$PID-$(Get-Random -Maximum 100000)"
+    $out = & ip netns add $probe 2>&1
+    if ($LASTEXITCODE -ne 0) { return "this machine does not allow creating network namespaces: $out" }
+    & ip netns del $probe
+    $null
+}

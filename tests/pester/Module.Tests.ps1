@@ -161,7 +161,7 @@ Describe 'Package' {
         $package.ExitCode | Should -Be 0 -Because $package.Errors
         $folder = Join-Path $out "EchoPS/$version"
         $files = Get-ChildItem $folder -Recurse -File | ForEach-Object { [System.IO.Path]::GetRelativePath($folder, $_.FullName).Replace('\', '/') }
-        $files | Sort-Object | Should -Be @('EchoPS.dll', 'OxyPlot.dll', 'EchoPS.Format.ps1xml', 'EchoPS.psd1', 'en-US/about_EchoPS.help.txt', 'en-US/EchoPS.dll-Help.xml', 'LICENSE' | Sort-Object)
+        $files | Sort-Object | Should -Be @('EchoPS.dll', 'OxyPlot.dll', 'EchoPS.Format.ps1xml', 'EchoPS.Types.ps1xml', 'EchoPS.psd1', 'en-US/about_EchoPS.help.txt', 'en-US/EchoPS.dll-Help.xml', 'LICENSE' | Sort-Object)
         Join-Path $out "EchoPS.$version.nupkg" | Should -Exist
         (Test-ModuleManifest (Join-Path $folder 'EchoPS.psd1')).Version | Should -Be $version
     }

@@ -3,11 +3,7 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
-    $skipReason = if (-not $IsLinux) { 'network namespaces need Linux' }
-    elseif ((id -u) -ne '0') { 'network namespaces need root' }
-    elseif (-not (Get-Command ip -ErrorAction SilentlyContinue)) { "the 'ip' command (iproute2) is not installed" }
-    elseif ((& ip netns add "echops-probe-$PID" 2>&1) -and $LASTEXITCODE -ne 0) { 'this machine does not allow creating network namespaces' }
-    else { & ip netns del "echops-probe-$PID"; $null }
+    $skipReason = Get-NetworkNamespaceSkipReason
     $pwsh = Join-Path $PSHOME 'pwsh'
     $serverNs = "echops-srv-$PID"
     $clientNs = "echops-cli-$PID"
@@ -66,8 +62,14 @@ Describe 'Across a veth link between two network namespaces' {
         $start.RedirectStandardOutput = $true
         $start.RedirectStandardError = $true
         $serverProcess = [Diagnostics.Process]::Start($start)
-        $listening = Wait-Until { (Test-Path $eventLog) -and (Get-Content $eventLog -Raw) -match '"Kind":\s*0|Listening' } -TimeoutMs 30000
-        if (-not $listening) { throw "the server in $serverNs did not start: $($serverProcess.StandardError.ReadToEnd())" }
+        # A fresh pwsh can take a minute to start on a loaded machine. Kill it before reading its stderr: reading a
+        # running process's stream to the end would wait for ever.
+        $listening = Wait-Until { (Test-Path $eventLog) -and (Get-Content $eventLog -Raw) -match '"Kind":\s*0|Listening' } -TimeoutMs 120000
+        if (-not $listening) {
+            $serverProcess.Kill($true)
+            $null = $serverProcess.WaitForExit(5000)
+            throw "the server in $serverNs did not start within 120 s: $($serverProcess.StandardError.ReadToEnd())"
+        }
     }
 
     BeforeEach {

@@ -175,7 +175,7 @@ namespace EchoPS.Client
 
         private EchoRoundTripResult NewResult(string targetName) => new EchoRoundTripResult
         {
-            Timestamp = DateTimeOffset.Now,
+            Timestamp = DateTime.Now,
             TargetName = targetName,
             Address = string.Empty,
             Port = _options.Port,

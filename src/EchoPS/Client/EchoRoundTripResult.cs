@@ -33,8 +33,8 @@ namespace EchoPS.Client
     /// </summary>
     public sealed class EchoRoundTripResult
     {
-        /// <summary>When the run started (local time).</summary>
-        public DateTimeOffset Timestamp { get; internal set; }
+        /// <summary>When the run started (local time; a DateTime, which serializes exactly, as EchoServerEvent.Timestamp).</summary>
+        public DateTime Timestamp { get; internal set; }
 
         /// <summary>The host name or address as given.</summary>
         public string TargetName { get; internal set; }

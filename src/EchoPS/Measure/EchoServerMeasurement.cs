@@ -131,7 +131,7 @@ namespace EchoPS.Measure
         internal double[] RttSamplesMs { get; set; }
 
         /// <summary>When the measurement started (local time).</summary>
-        public DateTimeOffset Timestamp { get; internal set; }
+        public DateTime Timestamp { get; internal set; }
 
         /// <inheritdoc />
         public override string ToString() => $"{Name} {Target} errors {ErrorCount}";

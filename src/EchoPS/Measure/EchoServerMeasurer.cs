@@ -318,7 +318,7 @@ namespace EchoPS.Measure
             {
                 var m = new EchoServerMeasurement
                 {
-                    Timestamp = DateTimeOffset.Now,
+                    Timestamp = DateTime.Now,
                     Name = Target.Name,
                     Target = Target.Endpoint,
                     Address = Address ?? string.Empty,

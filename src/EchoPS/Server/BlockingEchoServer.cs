@@ -104,8 +104,11 @@ namespace EchoPS.Server
         /// <summary>Bytes written back to all clients.</summary>
         public long BytesEchoed => Interlocked.Read(ref _bytesEchoed);
 
-        /// <summary>When the server started listening.</summary>
-        public DateTimeOffset StartTime { get; private set; }
+        /// <summary>When the server started listening (local time; a DateTime, which serializes exactly).</summary>
+        public DateTime StartTime { get; private set; }
+
+        /// <summary>How long the server has been listening, in milliseconds; it stops counting when the server stops.</summary>
+        public double UptimeMs => _uptime.Elapsed.TotalMilliseconds;
 
         /// <summary>How many clients the kernel queues while one is served.</summary>
         public int Backlog => _options.Backlog;
@@ -136,7 +139,7 @@ namespace EchoPS.Server
 
             _listener = Bind(_options);
             BoundEndPoint = (IPEndPoint)_listener.LocalEndPoint;
-            StartTime = DateTimeOffset.Now;
+            StartTime = DateTime.Now;
             _uptime.Start();
             Raise(EchoServerEvent.Listening(Id, BoundEndPoint,
                 $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}"));

@@ -54,14 +54,18 @@ namespace EchoPS.Server
     {
         private EchoServerEvent(int serverId, EchoServerEventKind kind, IPEndPoint localEndPoint)
         {
-            Timestamp = DateTimeOffset.Now;
+            Timestamp = DateTime.Now;
             ServerId = serverId;
             Kind = kind;
             LocalEndPoint = localEndPoint?.ToString();
         }
 
+        // Times are DateTime, not DateTimeOffset: PowerShell serializes a DateTime exactly (jobs, remoting, Export-Clixml),
+        // and turns a DateTimeOffset into text without its milliseconds. Local time here; the same instant on the
+        // receiving side, in that side's local time.
+
         /// <summary>When the event happened (local time).</summary>
-        public DateTimeOffset Timestamp { get; }
+        public DateTime Timestamp { get; }
 
         /// <summary>The id of the server that raised the event.</summary>
         public int ServerId { get; }
