@@ -33,19 +33,24 @@ namespace EchoPS.Server
 
         private readonly EchoServerOptions _options;
         private readonly Action<EchoServerEvent> _onEvent;
+        private ClientEventFolder _events;
         private readonly byte[] _buffer;
         private readonly object _socketGate = new object();
         private readonly ManualResetEvent _finished = new ManualResetEvent(false);
         private readonly ManualResetEvent _stopSignal = new ManualResetEvent(false);
         private readonly ConnectionRateLimiter _rateLimiter;
         private readonly Stopwatch _uptime = new Stopwatch();
+        private readonly byte[] _acceptedAddress = new byte[LinuxSocketCalls.AddressBufferSize];
         private Socket _listener;
-        private Socket _client;
+        private int _listenerDescriptor = -1;
+        private bool _listenerClosed;
+        private ClientConnection _client;
         private Thread _thread;
         private volatile bool _stopRequested;
         private volatile EchoServerState _state = EchoServerState.Listening;
         private IPEndPoint _currentClient;
         private long _clientsServed;
+        private long _clientsRejected;
         private long _bytesReceived;
         private long _bytesEchoed;
 
@@ -86,6 +91,9 @@ namespace EchoPS.Server
         /// <summary>Clients whose connection has ended.</summary>
         public long ClientsServed => Interlocked.Read(ref _clientsServed);
 
+        /// <summary>Clients closed at once, before any echo, by the allowlist or a rate limit.</summary>
+        public long ClientsRejected => Interlocked.Read(ref _clientsRejected);
+
         /// <summary>Bytes read from all clients.</summary>
         public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 
@@ -123,11 +131,14 @@ namespace EchoPS.Server
                 throw new InvalidOperationException($"Server {Id} was started already.");
 
             _listener = Bind(_options);
+            if (LinuxSocketCalls.Available)
+                _listenerDescriptor = (int)_listener.Handle;
             BoundEndPoint = (IPEndPoint)_listener.LocalEndPoint;
             StartTime = DateTimeOffset.Now;
             _uptime.Start();
+            _events = new ClientEventFolder(Id, BoundEndPoint.ToString(), _options.EventRateLimit, _onEvent);
             Raise(EchoServerEvent.Listening(Id, BoundEndPoint,
-                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}"));
+                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}, {_options.DescribeEventRate()}"));
 
             _thread = new Thread(Run) { IsBackground = true, Name = $"EchoPS server {Id}" };
             _thread.Start();
@@ -153,14 +164,20 @@ namespace EchoPS.Server
             {
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
                     _state = EchoServerState.Stopping;
-                // This is what wakes the server thread: closing the listener fails a blocked accept, and shutting the
-                // client down fails its blocked read or write at once. Closing the client here too is safe only where
-                // every call on it goes through the Socket (see LinuxSocketCalls); otherwise the server thread does.
+                // This is what wakes the server thread: shutting the listener down fails a blocked accept, and shutting
+                // the client down fails its blocked read or write at once. On Linux both are used through their bare
+                // descriptors (see LinuxSocketCalls), so only the server thread may close them: a descriptor closed
+                // here could be reused by another socket before that thread's next call. Elsewhere every call goes
+                // through the Socket, and closing here is safe.
+                _client?.Shutdown();
+                if (!LinuxSocketCalls.Available)
+                    _client?.Close();
+                if (_listener == null || _listenerClosed)
+                    return;
                 if (LinuxSocketCalls.Available)
-                    Shutdown(_client);
+                    LinuxSocketCalls.Shutdown(_listenerDescriptor);
                 else
-                    ShutdownAndClose(_client);
-                ShutdownAndClose(_listener);
+                    _listener.Dispose();
             }
         }
 
@@ -182,6 +199,10 @@ namespace EchoPS.Server
                 // SO_REUSEPORT, which lets a second listener share the port and take part of its connections.
                 socket.Bind(new IPEndPoint(options.Address, options.Port));
                 socket.Listen(options.Backlog);
+                // Linux copies these options from the listener to every socket it accepts: set once here, they cost
+                // no syscall per connection. (SO_RCVTIMEO also bounds accept itself: AcceptNext accepts again.)
+                if (LinuxSocketCalls.Available)
+                    ApplyClientOptions(socket, options);
                 return socket;
             }
             catch (SocketException ex)
@@ -219,23 +240,40 @@ namespace EchoPS.Server
                 lock (_socketGate)
                 {
                     _listener.Dispose();
+                    _listenerClosed = true;
                     _state = failure == null ? EchoServerState.Stopped : EchoServerState.Failed;
                 }
                 _uptime.Stop();
                 Raise(EchoServerEvent.Stopped(Id, BoundEndPoint, ClientsServed, BytesReceived, BytesEchoed, _uptime.Elapsed));
+                _events.Dispose();
                 _finished.Set();
             }
         }
 
-        /// <summary>Blocks in accept; returns null when stopping or after a transient accept error.</summary>
-        private Socket AcceptNext()
+        /// <summary>
+        /// Blocks in accept; returns null when stopping, when the listener's receive timeout (the idle timeout, on
+        /// Linux) ran out with no client, or after a transient accept error.
+        /// </summary>
+        private ClientConnection AcceptNext()
         {
             try
             {
-                return _listener.Accept();
+                if (LinuxSocketCalls.Available)
+                {
+                    int descriptor = LinuxSocketCalls.Accept(_listenerDescriptor, _acceptedAddress);
+                    return descriptor < 0 ? null : ClientConnection.FromDescriptor(descriptor, LinuxSocketCalls.ToEndPoint(_acceptedAddress));
+                }
+                var socket = _listener.Accept();
+                ApplyClientOptions(socket, _options);
+                return ClientConnection.FromSocket(socket);
             }
             catch (Exception ex) when ((ex is SocketException || ex is ObjectDisposedException) && _stopRequested)
             {
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionAborted)
+            {
+                // A client that reset before its turn came: nothing to serve, and no reason to pause.
                 return null;
             }
             catch (SocketException ex)
@@ -248,16 +286,24 @@ namespace EchoPS.Server
             }
         }
 
-        private void Serve(Socket client)
+        /// <summary>The per-connection options: TCP_NODELAY and the idle and send timeouts as socket timeouts.</summary>
+        private static void ApplyClientOptions(Socket socket, EchoServerOptions options)
         {
-            var remote = Addressing.Unmap(client.RemoteEndPoint as IPEndPoint);
+            socket.NoDelay = options.NoDelay;
+            socket.ReceiveTimeout = Milliseconds(options.IdleTimeout);
+            socket.SendTimeout = Milliseconds(options.SendTimeout);
+        }
+
+        private void Serve(ClientConnection client)
+        {
+            var remote = Addressing.Unmap(client.RemoteEndPoint);
             if (!Admit(client, remote))
                 return;
             lock (_socketGate)
             {
                 if (_stopRequested)
                 {
-                    client.Dispose();
+                    client.Close();
                     return;
                 }
                 _client = client;
@@ -271,9 +317,6 @@ namespace EchoPS.Server
             string message = null;
             try
             {
-                client.NoDelay = _options.NoDelay;
-                client.ReceiveTimeout = Milliseconds(_options.IdleTimeout);
-                client.SendTimeout = Milliseconds(_options.SendTimeout);
                 reason = Echo(client, session);
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
@@ -291,10 +334,9 @@ namespace EchoPS.Server
                 Volatile.Write(ref _currentClient, null);
                 // After the client's own close nothing is left unread, and a plain close is one syscall less per
                 // connection. A cut-off shuts down first, so the client reads its echo and then end of stream.
-                if (reason == DisconnectReason.ClientClosed)
-                    client.Dispose();
-                else
-                    ShutdownAndClose(client);
+                if (reason != DisconnectReason.ClientClosed)
+                    client.Shutdown();
+                client.Close();
             }
 
             Interlocked.Increment(ref _clientsServed);
@@ -303,7 +345,7 @@ namespace EchoPS.Server
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
-        private bool Admit(Socket client, IPEndPoint remote)
+        private bool Admit(ClientConnection client, IPEndPoint remote)
         {
             string refusal = null;
             var reason = DisconnectReason.NotAllowed;
@@ -314,7 +356,9 @@ namespace EchoPS.Server
             if (refusal == null)
                 return true;
 
-            ShutdownAndClose(client);
+            client.Shutdown();
+            client.Close();
+            Interlocked.Increment(ref _clientsRejected);
             Raise(EchoServerEvent.Rejected(Id, BoundEndPoint, remote, reason, refusal));
             return false;
         }
@@ -335,22 +379,19 @@ namespace EchoPS.Server
         /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
         /// default path (no caps, no throttle) is exactly one receive and one send per chunk: no other syscalls.
         /// </summary>
-        private DisconnectReason Echo(Socket client, ClientSession session)
+        private DisconnectReason Echo(ClientConnection client, ClientSession session)
         {
             var cap = _options.MaxBytesPerConnection;
             var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
             var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
-            int descriptor = LinuxSocketCalls.Available ? (int)client.Handle : -1;
             while (true)
             {
                 int want = cap > 0 ? (int)Math.Min(chunk, cap - session.Received) : chunk;
                 session.Phase = IoPhase.Receive;
                 if (sessionLimited && !ShortenTimeout(client, SocketOptionName.ReceiveTimeout, _options.IdleTimeout, session))
                     return DisconnectReason.SessionLimit;
-                int read = descriptor >= 0
-                    ? LinuxSocketCalls.Receive(descriptor, _buffer, 0, want)
-                    : client.Receive(_buffer, 0, want, SocketFlags.None);
+                int read = client.Receive(_buffer, 0, want);
                 if (read == 0)
                     return _stopRequested ? DisconnectReason.ServerStopping : DisconnectReason.ClientClosed;
                 session.Received += read;
@@ -367,9 +408,7 @@ namespace EchoPS.Server
                         return DisconnectReason.SessionLimit;
                     session.SendStarted = Stopwatch.GetTimestamp();
                     // Send may write less than asked: finish the chunk before reading more.
-                    int n = descriptor >= 0
-                        ? LinuxSocketCalls.Send(descriptor, _buffer, sent, read - sent)
-                        : client.Send(_buffer, sent, read - sent, SocketFlags.None);
+                    int n = client.Send(_buffer, sent, read - sent);
                     sent += n;
                     session.Echoed += n;
                     Interlocked.Add(ref _bytesEchoed, n);
@@ -384,13 +423,13 @@ namespace EchoPS.Server
         /// With a session cap, a blocking call may wait only until the session's end: the socket timeout becomes
         /// the smaller of its own timeout and the time left. Returns false when no time is left.
         /// </summary>
-        private bool ShortenTimeout(Socket client, SocketOptionName option, TimeSpan ownTimeout, ClientSession session)
+        private bool ShortenTimeout(ClientConnection client, SocketOptionName option, TimeSpan ownTimeout, ClientSession session)
         {
             var left = _options.MaxSessionDuration - session.Elapsed(Stopwatch.GetTimestamp());
             if (left <= TimeSpan.Zero)
                 return false;
             var timeout = ownTimeout == TimeSpan.Zero || left < ownTimeout ? left : ownTimeout;
-            client.SetSocketOption(SocketOptionLevel.Socket, option, Math.Max(1, Milliseconds(timeout)));
+            client.SetTimeout(option, Math.Max(1, Milliseconds(timeout)));
             return true;
         }
 
@@ -440,36 +479,11 @@ namespace EchoPS.Server
         {
             try
             {
-                _onEvent(e);
+                _events.Post(e);
             }
             catch
             {
                 // A failing listener must not take the server (or the host process) down with it.
-            }
-        }
-
-        /// <summary>
-        /// Closes a socket that another thread may be blocked on: shutting it down first fails that blocked accept,
-        /// read or write at once, on every platform.
-        /// </summary>
-        private static void ShutdownAndClose(Socket socket)
-        {
-            if (socket == null)
-                return;
-            Shutdown(socket);
-            socket.Dispose();
-        }
-
-        private static void Shutdown(Socket socket)
-        {
-            try
-            {
-                if (socket != null && socket.Connected)
-                    socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
-            {
-                // Already reset or closed: nothing is blocked on it any more.
             }
         }
 
