@@ -261,7 +261,7 @@ namespace EchoPS.Server
                 if (LinuxSocketCalls.Available)
                 {
                     int descriptor = LinuxSocketCalls.Accept(_listenerDescriptor, _acceptedAddress);
-                    return descriptor < 0 ? null : ClientConnection.FromDescriptor(descriptor, LinuxSocketCalls.ToEndPoint(_acceptedAddress));
+                    return descriptor < 0 ? null : ClientConnection.FromDescriptor(descriptor, _acceptedAddress);
                 }
                 var socket = _listener.Accept();
                 ApplyClientOptions(socket, _options);

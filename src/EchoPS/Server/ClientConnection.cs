@@ -26,9 +26,19 @@ namespace EchoPS.Server
         /// <summary>The client's endpoint as the kernel reported it (IPv4-mapped on a dual-stack listener).</summary>
         public IPEndPoint RemoteEndPoint { get; }
 
-        /// <summary>A client accepted through accept4 on Linux.</summary>
-        public static ClientConnection FromDescriptor(int descriptor, IPEndPoint remote) =>
-            new ClientConnection(null, descriptor, remote);
+        /// <summary>A client accepted through accept4 on Linux, with the sockaddr accept4 filled.</summary>
+        public static ClientConnection FromDescriptor(int descriptor, byte[] address)
+        {
+            try
+            {
+                return new ClientConnection(null, descriptor, LinuxSocketCalls.ToEndPoint(address));
+            }
+            catch
+            {
+                LinuxSocketCalls.Close(descriptor);
+                throw;
+            }
+        }
 
         /// <summary>A client accepted through Socket.Accept on the portable path.</summary>
         public static ClientConnection FromSocket(Socket socket) =>
