@@ -86,7 +86,12 @@ $Started = [System.Collections.Generic.List[Diagnostics.Process]]::new()
 
 function Invoke-Client([string] $Mode, [int] $Port, [object[]] $Arguments, [bool] $Pinned = $true) {
     $command = @(if ($Pinned) { 'taskset', '-c', "$Cpu" }) + @($ClientExe, $Mode, $Port) + $Arguments
-    $line = & $command[0] $command[1..($command.Count - 1)]
+    foreach ($attempt in 1..3) {
+        # taskset fails now and then with "Invalid argument" on these shared VMs: try again before giving up.
+        $line = & $command[0] $command[1..($command.Count - 1)]
+        if ($LASTEXITCODE -eq 0) { break }
+        Start-Sleep -Seconds 1
+    }
     if ($LASTEXITCODE -ne 0) { throw "echo_client $Mode failed." }
     $line | ConvertFrom-Json
 }

@@ -93,7 +93,8 @@ Describe 'What one connection costs' {
         $server = Start-Process $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru
         $tracer = $null
         try {
-            Wait-Until { Test-PortFree -Port $port | ForEach-Object { -not $_ } } -TimeoutMs 30000 | Should -BeTrue
+            # A fresh pwsh can take a long while to start on a loaded machine; bounded all the same.
+            Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 90000 | Should -BeTrue
             Invoke-Flood -Port $port -Count 3000 # warm-up: JIT and tiering
             Start-Sleep -Milliseconds 1000
             $file = Join-Path $TestDrive 'strace.txt'
