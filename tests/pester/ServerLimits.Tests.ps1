@@ -222,7 +222,7 @@ Describe 'Rate limits count arrivals, per source network' {
             $client.GetStream().Write([byte[]](2), 0, 1)
             $accepted = $listener.AcceptSocket()
             $tcpInfo = [EchoPS.Server.BlockingEchoServer].Assembly.GetType('EchoPS.Server.LinuxTcpInfo')
-            $since = $tcpInfo.GetMethod('SinceEstablished', [Reflection.BindingFlags]'Static,NonPublic').Invoke($null, @($accepted))
+            $since = $tcpInfo.GetMethod('SinceEstablished', [Reflection.BindingFlags]'Static,NonPublic').Invoke($null, @([int]$accepted.Handle))
             $accepted.Dispose()
             if ($IsLinux) { $since.TotalMilliseconds | Should -BeGreaterThan 700 } else { $since | Should -BeNullOrEmpty }
         }

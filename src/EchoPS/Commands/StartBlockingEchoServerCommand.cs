@@ -19,6 +19,10 @@ namespace EchoPS.Commands
         private const string ForegroundSet = "Foreground";
         private const string JobSet = "AsJob";
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+        // How often at most the foreground server warns that events were not shown, and how long Ctrl+C may spend
+        // writing out what is still queued.
+        private static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(10);
+        private static readonly TimeSpan FlushOnStopLimit = TimeSpan.FromSeconds(1);
         private const int MaxTimeoutSec = 86400;
 
         private BlockingEchoServer _server;
@@ -106,6 +110,15 @@ namespace EchoPS.Commands
         [ValidateRange(0, long.MaxValue)]
         public long MaxBytesPerSecond { get; set; }
 
+        /// <summary>
+        /// Client events (Connected, Disconnected, Rejected) per second shown one by one; above it they are folded into
+        /// one Summary event per second (default 100; 0 = every event).
+        /// </summary>
+        [Parameter]
+        [WholeNumber]
+        [ValidateRange(0, EchoServerOptions.MaxEventRateLimit)]
+        public int EventRateLimit { get; set; } = EchoServerOptions.DefaultEventRateLimit;
+
         /// <summary>Runs the server in the background and returns a job at once.</summary>
         [Parameter(Mandatory = true, ParameterSetName = JobSet)]
         public SwitchParameter AsJob { get; set; }
@@ -158,12 +171,13 @@ namespace EchoPS.Commands
                 MaxConnectionsPerMinute = MaxConnectionsPerMinute,
                 MaxTotalConnectionsPerMinute = MaxTotalConnectionsPerMinute,
                 MaxBytesPerSecond = MaxBytesPerSecond,
+                EventRateLimit = EventRateLimit,
             };
             var target = new IPEndPoint(address, Port).ToString();
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
-            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}; {options.DescribeLimits()}.");
+            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}; {options.DescribeLimits()}; {options.DescribeEventRate()}.");
             if (AsJob)
                 StartJob(options);
             else
@@ -188,6 +202,49 @@ namespace EchoPS.Commands
             WriteWarning($"The server on {server.LocalEndPoint} is reachable from {reach}, and with no -AllowList anyone who " +
                 "reaches it can use it (an echo service is easy to abuse). Restrict it with -AllowList (for example " +
                 "-AllowList 192.168.1.0/24), or bind 127.0.0.1.");
+        }
+
+        /// <summary>
+        /// After Ctrl+C: writes the events the pipeline can no longer take (the one being written, then the queue up to
+        /// the server's Stopped event) to the host as plain lines, for at most <see cref="FlushOnStopLimit"/>, and
+        /// says how many were not written. Never throws: the pipeline is stopping already.
+        /// </summary>
+        private void WriteQueuedToHost(EchoServerEvent writing, ServerEventQueue events)
+        {
+            try
+            {
+                var ui = Host?.UI;
+                if (ui == null)
+                    return;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                long written = 0, left = 0;
+                var e = writing;
+                if (e != null || events.TryTake(out e))
+                {
+                    ui.WriteLine("Stopped by Ctrl+C; events not yet written:");
+                    do
+                    {
+                        if (clock.Elapsed < FlushOnStopLimit)
+                        {
+                            ui.WriteLine(e.ToString());
+                            written++;
+                        }
+                        else
+                        {
+                            left++;
+                        }
+                    }
+                    while (events.TryTake(out e));
+                }
+                long dropped = events.TakeDroppedCount();
+                if (left > 0 || dropped > 0)
+                    ui.WriteLine($"{left + dropped} events not written ({left} left when the {FlushOnStopLimit.TotalSeconds:0} s limit " +
+                        $"for writing after Ctrl+C ran out, {dropped} dropped before because the output could not keep up).");
+            }
+            catch (Exception)
+            {
+                // A host that cannot write any more: nothing else can be done with these events.
+            }
         }
 
         private void StartJob(EchoServerOptions options)
@@ -228,25 +285,40 @@ namespace EchoPS.Commands
                 }
                 EchoServerRegistry.Add(_server);
                 WarnIfExposed(_server);
+                EchoServerEvent writing = null;
                 try
                 {
                     WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C or Stop-BlockingEchoServer stops it.");
+                    var sinceWarning = System.Diagnostics.Stopwatch.StartNew();
                     while (true)
                     {
                         // Blocks without polling; Ctrl+C and Stop-BlockingEchoServer end the server, whose Stopped
                         // event then ends this loop.
                         var e = events.Take();
-                        var dropped = events.TakeDroppedCount();
-                        if (dropped > 0)
-                            WriteWarning($"{dropped} events were not shown: the output could not keep up with the server. " +
+                        // At most one warning per interval (a flood must not turn into a flood of warnings), and the
+                        // rest of the count before Stopped.
+                        if (events.DroppedCount > 0 && (sinceWarning.Elapsed >= DropWarningInterval || e.Kind == EchoServerEventKind.Stopped))
+                        {
+                            WriteWarning($"{events.TakeDroppedCount()} events were not shown: the output could not keep up with the server. " +
                                 "The server's counters (Get-BlockingEchoServer) still include them.");
+                            sinceWarning.Restart();
+                        }
+                        writing = e;
                         if (e.Kind == EchoServerEventKind.Error)
                             WriteError(EchoErrors.ServerFailure(e));
                         else
                             WriteObject(e);
+                        writing = null;
                         if (e.Kind == EchoServerEventKind.Stopped)
                             break;
                     }
+                }
+                catch (PipelineStoppedException)
+                {
+                    // Ctrl+C: the pipeline takes no more output, so what is still queued goes to the host as text.
+                    _server.Stop(StopWait);
+                    WriteQueuedToHost(writing, events);
+                    throw;
                 }
                 finally
                 {

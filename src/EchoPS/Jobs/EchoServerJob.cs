@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
+using System.Threading;
 using EchoPS.Commands;
 using EchoPS.Server;
 
@@ -15,6 +16,8 @@ namespace EchoPS.Jobs
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
         private BlockingEchoServer _server;
         private Runspace _owner;
+        private long _dropped;
+        private long _unreported;
 
         internal EchoServerJob(string command) : base(command)
         {
@@ -101,9 +104,24 @@ namespace EchoPS.Jobs
             base.Dispose(disposing);
         }
 
+        /// <summary>Events dropped because the job held as many unreceived events as it may (each drop is also warned of).</summary>
+        public long DroppedEvents => Interlocked.Read(ref _dropped);
+
         private void OnServerEvent(EchoServerEvent e)
         {
-            // PSDataCollection is thread-safe: the server thread may add to it directly.
+            // PSDataCollection is thread-safe: the server thread (and the event folder's timer) may add to it directly.
+            // Bounded like a foreground server's queue: an undrained job under a flood keeps at most this many events,
+            // and says how many it dropped (as a warning, once there is room again). Stopped is always kept.
+            if (e.Kind != EchoServerEventKind.Stopped && Output.Count + Error.Count >= EchoServerOptions.MaxHeldEvents)
+            {
+                Interlocked.Increment(ref _dropped);
+                Interlocked.Increment(ref _unreported);
+                return;
+            }
+            long dropped = Interlocked.Exchange(ref _unreported, 0);
+            if (dropped > 0)
+                Warning.Add(new WarningRecord($"{dropped} events were dropped: the job holds at most {EchoServerOptions.MaxHeldEvents} " +
+                    "unreceived events (Receive-Job takes them). The server's counters (Get-BlockingEchoServer) still include them."));
             if (e.Kind == EchoServerEventKind.Error)
                 Error.Add(EchoErrors.ServerFailure(e));
             else

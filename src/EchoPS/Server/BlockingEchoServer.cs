@@ -33,14 +33,18 @@ namespace EchoPS.Server
 
         private readonly EchoServerOptions _options;
         private readonly Action<EchoServerEvent> _onEvent;
+        private ClientEventFolder _events;
         private readonly byte[] _buffer;
         private readonly object _socketGate = new object();
         private readonly ManualResetEvent _finished = new ManualResetEvent(false);
         private readonly ManualResetEvent _stopSignal = new ManualResetEvent(false);
         private readonly ConnectionRateLimiter _rateLimiter;
         private readonly Stopwatch _uptime = new Stopwatch();
+        private readonly byte[] _acceptedAddress = new byte[LinuxSocketCalls.AddressBufferSize];
         private Socket _listener;
-        private Socket _client;
+        private int _listenerDescriptor = -1;
+        private bool _listenerClosed;
+        private ClientConnection _client;
         private Thread _thread;
         private volatile bool _stopRequested;
         private long _stopDeadline = long.MaxValue;
@@ -48,6 +52,7 @@ namespace EchoPS.Server
         private volatile EchoServerState _state = EchoServerState.Listening;
         private IPEndPoint _currentClient;
         private long _clientsServed;
+        private long _clientsRejected;
         private long _bytesReceived;
         private long _bytesEchoed;
 
@@ -98,6 +103,9 @@ namespace EchoPS.Server
         /// <summary>Clients whose connection has ended.</summary>
         public long ClientsServed => Interlocked.Read(ref _clientsServed);
 
+        /// <summary>Clients closed at once, before any echo, by the allowlist or a rate limit.</summary>
+        public long ClientsRejected => Interlocked.Read(ref _clientsRejected);
+
         /// <summary>Bytes read from all clients.</summary>
         public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 
@@ -138,11 +146,14 @@ namespace EchoPS.Server
                 throw new InvalidOperationException($"Server {Id} was started already.");
 
             _listener = Bind(_options);
+            if (LinuxSocketCalls.Available)
+                _listenerDescriptor = (int)_listener.Handle;
             BoundEndPoint = (IPEndPoint)_listener.LocalEndPoint;
             StartTime = DateTime.Now;
             _uptime.Start();
+            _events = new ClientEventFolder(Id, BoundEndPoint.ToString(), _options.EventRateLimit, _onEvent);
             Raise(EchoServerEvent.Listening(Id, BoundEndPoint,
-                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}"));
+                $"backlog {_options.Backlog}, buffer {_options.BufferSize} bytes, TCP_NODELAY {(_options.NoDelay ? "on" : "off")}, {_options.DescribeLimits()}, {_options.DescribeEventRate()}"));
 
             _thread = new Thread(Run) { IsBackground = true, Name = $"EchoPS server {Id}" };
             _thread.Start();
@@ -172,21 +183,29 @@ namespace EchoPS.Server
                 _stopSignal.Set();
                 if (_state == EchoServerState.Listening || _state == EchoServerState.Serving)
                     _state = EchoServerState.Stopping;
-                // Closing the listener fails a blocked accept at once. A connected client is ended without losing echo
-                // (see CloseLingering): when it has every byte it was sent, shutting the socket down both ways wakes a
-                // blocked read or write at once; otherwise only the sending side is shut (a FIN after the echo, and a
-                // blocked write fails), and the timer forces the rest after StopGrace, so a stop stays short.
+                // This is what wakes the server thread: shutting the listener down fails a blocked accept. A connected
+                // client is ended without losing echo (see CloseLingering): when it has every byte it was sent, shutting
+                // it down both ways wakes a blocked read or write at once; otherwise only the sending side is shut (a FIN
+                // after the echo, and a blocked write fails), and the timer forces the rest after StopGrace, so a stop
+                // stays short. On Linux the client and the listener are used through bare descriptors (see
+                // LinuxSocketCalls), so only the server thread may close them: a descriptor closed here could be reused
+                // by another socket before that thread's next call. Elsewhere every call goes through the Socket.
                 if (_client != null)
                 {
-                    if (LinuxTcpInfo.Unacknowledged(_client) == 0)
+                    if (_client.Unacknowledged() == 0)
                         ForceWake(_client);
                     else
                     {
-                        Shutdown(_client, SocketShutdown.Send);
+                        _client.ShutdownSend();
                         _forceStop = new Timer(_ => ForceWakeClient(), null, StopGrace, Timeout.InfiniteTimeSpan);
                     }
                 }
-                ShutdownAndClose(_listener);
+                if (_listener == null || _listenerClosed)
+                    return;
+                if (LinuxSocketCalls.Available)
+                    LinuxSocketCalls.Shutdown(_listenerDescriptor);
+                else
+                    _listener.Dispose();
             }
         }
 
@@ -201,12 +220,11 @@ namespace EchoPS.Server
         /// a blocked read or write at once. Closing it here too is safe only where every call on it goes through the
         /// Socket (see LinuxSocketCalls); otherwise the server thread closes it.
         /// </summary>
-        private static void ForceWake(Socket client)
+        private static void ForceWake(ClientConnection client)
         {
-            if (LinuxSocketCalls.Available)
-                Shutdown(client, SocketShutdown.Both);
-            else
-                ShutdownAndClose(client);
+            client?.Shutdown();
+            if (!LinuxSocketCalls.Available)
+                client?.Close();
         }
 
         /// <summary>Stops the server, waiting up to five seconds for its thread to end.</summary>
@@ -227,6 +245,10 @@ namespace EchoPS.Server
                 // SO_REUSEPORT, which lets a second listener share the port and take part of its connections.
                 socket.Bind(new IPEndPoint(options.Address, options.Port));
                 socket.Listen(options.Backlog);
+                // Linux copies these options from the listener to every socket it accepts: set once here, they cost
+                // no syscall per connection. (SO_RCVTIMEO also bounds accept itself: AcceptNext accepts again.)
+                if (LinuxSocketCalls.Available)
+                    ApplyClientOptions(socket, options);
                 return socket;
             }
             catch (SocketException ex)
@@ -264,24 +286,41 @@ namespace EchoPS.Server
                 lock (_socketGate)
                 {
                     _listener.Dispose();
+                    _listenerClosed = true;
                     _forceStop?.Dispose();
                     _state = failure == null ? EchoServerState.Stopped : EchoServerState.Failed;
                 }
                 _uptime.Stop();
                 Raise(EchoServerEvent.Stopped(Id, BoundEndPoint, ClientsServed, BytesReceived, BytesEchoed, _uptime.Elapsed));
+                _events.Dispose();
                 _finished.Set();
             }
         }
 
-        /// <summary>Blocks in accept; returns null when stopping or after a transient accept error.</summary>
-        private Socket AcceptNext()
+        /// <summary>
+        /// Blocks in accept; returns null when stopping, when the listener's receive timeout (the idle timeout, on
+        /// Linux) ran out with no client, or after a transient accept error.
+        /// </summary>
+        private ClientConnection AcceptNext()
         {
             try
             {
-                return _listener.Accept();
+                if (LinuxSocketCalls.Available)
+                {
+                    int descriptor = LinuxSocketCalls.Accept(_listenerDescriptor, _acceptedAddress);
+                    return descriptor < 0 ? null : ClientConnection.FromDescriptor(descriptor, _acceptedAddress);
+                }
+                var socket = _listener.Accept();
+                ApplyClientOptions(socket, _options);
+                return ClientConnection.FromSocket(socket);
             }
             catch (Exception ex) when ((ex is SocketException || ex is ObjectDisposedException) && _stopRequested)
             {
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionAborted)
+            {
+                // A client that reset before its turn came: nothing to serve, and no reason to pause.
                 return null;
             }
             catch (SocketException ex)
@@ -294,16 +333,24 @@ namespace EchoPS.Server
             }
         }
 
-        private void Serve(Socket client)
+        /// <summary>The per-connection options: TCP_NODELAY and the idle and send timeouts as socket timeouts.</summary>
+        private static void ApplyClientOptions(Socket socket, EchoServerOptions options)
         {
-            var remote = Addressing.Unmap(client.RemoteEndPoint as IPEndPoint);
+            socket.NoDelay = options.NoDelay;
+            socket.ReceiveTimeout = Milliseconds(options.IdleTimeout);
+            socket.SendTimeout = Milliseconds(options.SendTimeout);
+        }
+
+        private void Serve(ClientConnection client)
+        {
+            var remote = Addressing.Unmap(client.RemoteEndPoint);
             if (!Admit(client, remote))
                 return;
             lock (_socketGate)
             {
                 if (_stopRequested)
                 {
-                    client.Dispose();
+                    client.Close();
                     return;
                 }
                 _client = client;
@@ -317,9 +364,6 @@ namespace EchoPS.Server
             string message = null;
             try
             {
-                client.NoDelay = _options.NoDelay;
-                client.ReceiveTimeout = Milliseconds(_options.IdleTimeout);
-                client.SendTimeout = Milliseconds(_options.SendTimeout);
                 reason = Echo(client, session);
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
@@ -328,15 +372,7 @@ namespace EchoPS.Server
             }
             finally
             {
-                // After the client's own close nothing is left unread, and a plain close is one syscall less per
-                // connection. After a reset there is nobody to linger for. Every end the server chose lingers, so the
-                // client reads every byte counted as echoed, then end of stream.
-                if (reason == DisconnectReason.ClientClosed)
-                    client.Dispose();
-                else if (reason == DisconnectReason.ClientReset || reason == DisconnectReason.Error)
-                    ShutdownAndClose(client);
-                else
-                    CloseLingering(client);
+                // No other thread may reach the connection once it is closed (its descriptor number could be reused).
                 lock (_socketGate)
                 {
                     _client = null;
@@ -344,6 +380,18 @@ namespace EchoPS.Server
                         _state = EchoServerState.Listening;
                 }
                 Volatile.Write(ref _currentClient, null);
+                // After the client's own close nothing is left unread, and a plain close is one syscall less per
+                // connection. After a reset there is nobody to linger for. Every end the server chose lingers, so the
+                // client reads every byte counted as echoed, then end of stream.
+                if (reason == DisconnectReason.ClientClosed)
+                    client.Close();
+                else if (reason == DisconnectReason.ClientReset || reason == DisconnectReason.Error)
+                {
+                    client.Shutdown();
+                    client.Close();
+                }
+                else
+                    CloseLingering(client);
             }
 
             Interlocked.Increment(ref _clientsServed);
@@ -359,12 +407,12 @@ namespace EchoPS.Server
         /// for at most <see cref="LingerTimeout"/> (a stop shortens that to what is left of <see cref="StopGrace"/>);
         /// then close.
         /// </summary>
-        private void CloseLingering(Socket client)
+        private void CloseLingering(ClientConnection client)
         {
             var deadline = Stopwatch.GetTimestamp() + Ticks(LingerTimeout);
             try
             {
-                Shutdown(client, SocketShutdown.Send);
+                client.ShutdownSend();
                 while (true)
                 {
                     var stopping = _stopRequested;
@@ -372,15 +420,15 @@ namespace EchoPS.Server
                     var end = stopping ? Math.Min(deadline, Interlocked.Read(ref _stopDeadline)) : deadline;
                     // Stopping, the client having every byte and our FIN is enough: what it sends later is refused by
                     // a reset, which no longer costs it any echo.
-                    if (now >= end || (stopping && LinuxTcpInfo.Unacknowledged(client) == 0))
+                    if (now >= end || (stopping && client.Unacknowledged() == 0))
                         break;
                     var waitMicroseconds = (int)Math.Min(LingerSlice.Ticks / 10, (end - now) * 1000000 / Stopwatch.Frequency);
-                    if (client.Poll(Math.Max(1, waitMicroseconds), SelectMode.SelectRead))
+                    if (client.PollRead(Math.Max(1, waitMicroseconds)))
                     {
-                        if (client.Receive(_buffer, 0, _buffer.Length, SocketFlags.None, out var error) <= 0 || error != SocketError.Success)
-                            break; // end of stream or a reset: nothing more can arrive
+                        if (client.Receive(_buffer, 0, _buffer.Length) <= 0)
+                            break; // end of stream: nothing more can arrive (a reset throws)
                     }
-                    else if (LinuxTcpInfo.Unacknowledged(client) == 0)
+                    else if (client.Unacknowledged() == 0)
                     {
                         break; // quiet, and everything we sent is acknowledged
                     }
@@ -390,22 +438,22 @@ namespace EchoPS.Server
             {
                 // Reset or force-closed by a stop: nothing left to wait for.
             }
-            client.Dispose();
+            client.Close();
         }
 
         /// <summary>
         /// When the client's connection was established, as far as the kernel tells: a queued client arrived before
         /// it was accepted, and a rate limit counts arrivals. The accept time where the kernel does not say.
         /// </summary>
-        private static DateTime ArrivalTime(Socket client)
+        private static DateTime ArrivalTime(ClientConnection client)
         {
             var now = DateTime.UtcNow;
-            var since = LinuxTcpInfo.SinceEstablished(client);
+            var since = client.SinceEstablished();
             return since.HasValue ? now - since.Value : now;
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
-        private bool Admit(Socket client, IPEndPoint remote)
+        private bool Admit(ClientConnection client, IPEndPoint remote)
         {
             string refusal = null;
             var reason = DisconnectReason.NotAllowed;
@@ -416,7 +464,9 @@ namespace EchoPS.Server
             if (refusal == null)
                 return true;
 
-            ShutdownAndClose(client);
+            client.Shutdown();
+            client.Close();
+            Interlocked.Increment(ref _clientsRejected);
             Raise(EchoServerEvent.Rejected(Id, BoundEndPoint, remote, reason, refusal));
             return false;
         }
@@ -438,14 +488,13 @@ namespace EchoPS.Server
         /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds a clock
         /// read per chunk and, while it is far off, a few socket-timeout changes per session.
         /// </summary>
-        private DisconnectReason Echo(Socket client, ClientSession session)
+        private DisconnectReason Echo(ClientConnection client, ClientSession session)
         {
             var cap = _options.MaxBytesPerConnection;
             var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
             var holdLimited = _options.MaxSlotHold > TimeSpan.Zero;
             var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
-            int descriptor = LinuxSocketCalls.Available ? (int)client.Handle : -1;
             var receive = new TimeoutState(Milliseconds(_options.IdleTimeout));
             var send = new TimeoutState(Milliseconds(_options.SendTimeout));
             long nextHoldCheck = holdLimited ? session.Started + Ticks(_options.MaxSlotHold) : long.MaxValue;
@@ -470,7 +519,7 @@ namespace EchoPS.Server
                         return limit.Value;
                     try
                     {
-                        read = Receive(client, descriptor, want);
+                        read = client.Receive(_buffer, 0, want);
                     }
                     catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && receive.Shortened)
                     {
@@ -480,7 +529,7 @@ namespace EchoPS.Server
                 }
                 else
                 {
-                    read = Receive(client, descriptor, want);
+                    read = client.Receive(_buffer, 0, want);
                 }
                 if (read == 0)
                     return _stopRequested ? DisconnectReason.ServerStopping : DisconnectReason.ClientClosed;
@@ -504,9 +553,7 @@ namespace EchoPS.Server
                             return limit.Value;
                     }
                     // Send may write less than asked: finish the chunk before reading more.
-                    int n = descriptor >= 0
-                        ? LinuxSocketCalls.Send(descriptor, _buffer, sent, read - sent)
-                        : client.Send(_buffer, sent, read - sent, SocketFlags.None);
+                    int n = client.Send(_buffer, sent, read - sent);
                     sent += n;
                     session.Echoed += n;
                     Interlocked.Add(ref _bytesEchoed, n);
@@ -517,17 +564,13 @@ namespace EchoPS.Server
             }
         }
 
-        private int Receive(Socket client, int descriptor, int want) => descriptor >= 0
-            ? LinuxSocketCalls.Receive(descriptor, _buffer, 0, want)
-            : client.Receive(_buffer, 0, want, SocketFlags.None);
-
         /// <summary>
         /// Sets the receive timeout for the next read: the idle timeout left since the last read, no later than the
         /// session's end (exactly), and ending near the next slot-hold check (lazily: the timeout is changed only
         /// when it would overrun that check by more than <see cref="SlotHoldSlack"/>, which takes a few changes a
         /// session). Returns the limit that has run out, if any.
         /// </summary>
-        private DisconnectReason? BoundReceive(Socket client, TimeoutState timeout, long now, long lastRead, long nextHoldCheck, ClientSession session)
+        private DisconnectReason? BoundReceive(ClientConnection client, TimeoutState timeout, long now, long lastRead, long nextHoldCheck, ClientSession session)
         {
             long wait = long.MaxValue;
             if (_options.IdleTimeout > TimeSpan.Zero)
@@ -558,7 +601,7 @@ namespace EchoPS.Server
         /// the session's end; the configured timeout again for the first send of a write. Returns the limit that has
         /// run out, if any.
         /// </summary>
-        private DisconnectReason? BoundSend(Socket client, TimeoutState timeout, bool partWritten, bool sessionLimited, ClientSession session)
+        private DisconnectReason? BoundSend(ClientConnection client, TimeoutState timeout, bool partWritten, bool sessionLimited, ClientSession session)
         {
             var now = Stopwatch.GetTimestamp();
             long wait = long.MaxValue;
@@ -644,36 +687,11 @@ namespace EchoPS.Server
         {
             try
             {
-                _onEvent(e);
+                _events.Post(e);
             }
             catch
             {
                 // A failing listener must not take the server (or the host process) down with it.
-            }
-        }
-
-        /// <summary>
-        /// Closes a socket that another thread may be blocked on: shutting it down first fails that blocked accept,
-        /// read or write at once, on every platform.
-        /// </summary>
-        private static void ShutdownAndClose(Socket socket)
-        {
-            if (socket == null)
-                return;
-            Shutdown(socket, SocketShutdown.Both);
-            socket.Dispose();
-        }
-
-        private static void Shutdown(Socket socket, SocketShutdown how)
-        {
-            try
-            {
-                if (socket != null && socket.Connected)
-                    socket.Shutdown(how);
-            }
-            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
-            {
-                // Already reset or closed: nothing is blocked on it any more.
             }
         }
 
@@ -727,13 +745,13 @@ namespace EchoPS.Server
             public bool Shortened => _currentMs != _configuredMs;
 
             /// <summary>Sets the timeout to <paramref name="ticks"/> (long.MaxValue for none), in whole ms rounded up.</summary>
-            public void Set(Socket client, SocketOptionName option, long ticks)
+            public void Set(ClientConnection client, SocketOptionName option, long ticks)
             {
                 int ms = ticks == long.MaxValue ? 0
                     : (int)Math.Min(int.MaxValue, Math.Max(1, (ticks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
                 if (ms == _currentMs)
                     return;
-                client.SetSocketOption(SocketOptionLevel.Socket, option, ms);
+                client.SetTimeout(option, ms);
                 _currentMs = ms;
             }
         }

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Net;
 
 namespace EchoPS.Server
@@ -18,6 +19,11 @@ namespace EchoPS.Server
         Stopped,
         /// <summary>The server hit an error outside any one client's connection.</summary>
         Error,
+        /// <summary>
+        /// Client events above the event rate limit, folded into one row: counts by kind and reason, bytes and the
+        /// busiest sources since the previous row.
+        /// </summary>
+        Summary,
     }
 
     /// <summary>Why a client's connection ended, or why a client was rejected.</summary>
@@ -76,10 +82,16 @@ namespace EchoPS.Server
         // Endpoints are kept as text ("127.0.0.1:8080", "[::1]:8080") so that serialized events stay flat and stable.
 
         /// <summary>The server's bound endpoint.</summary>
-        public string LocalEndPoint { get; }
+        public string LocalEndPoint { get; private set; }
 
         /// <summary>The client's endpoint, for client events.</summary>
-        public string RemoteEndPoint { get; private set; }
+        /// <remarks>Made text only when read: a folded event is never read, and costs no string.</remarks>
+        public string RemoteEndPoint => _remoteText ?? (_remoteText = Remote?.ToString());
+
+        private string _remoteText;
+
+        /// <summary>The client's endpoint, for client events; what <see cref="RemoteEndPoint"/> shows.</summary>
+        internal IPEndPoint Remote { get; private set; }
 
         /// <summary>Bytes read from the client (Disconnected), or from all clients (Stopped).</summary>
         public long BytesReceived { get; private set; }
@@ -99,6 +111,18 @@ namespace EchoPS.Server
         /// <summary>A short human-readable detail, such as the socket error's name.</summary>
         public string Message { get; private set; }
 
+        /// <summary>Connected events folded into this row (Summary).</summary>
+        public long FoldedConnected { get; private set; }
+
+        /// <summary>Disconnected events folded into this row (Summary).</summary>
+        public long FoldedDisconnected { get; private set; }
+
+        /// <summary>Rejected events folded into this row (Summary).</summary>
+        public long FoldedRejected { get; private set; }
+
+        /// <summary>The sources with the most folded events, busiest first: "127.0.0.1 (12000), ::1 (3)" (Summary).</summary>
+        public string BusiestSources { get; private set; }
+
         /// <summary>The exception behind an Error event; kept out of the public shape so that serialized events stay flat.</summary>
         internal Exception Exception { get; private set; }
 
@@ -106,13 +130,13 @@ namespace EchoPS.Server
             new EchoServerEvent(serverId, EchoServerEventKind.Listening, local) { Message = message };
 
         internal static EchoServerEvent Connected(int serverId, IPEndPoint local, IPEndPoint remote) =>
-            new EchoServerEvent(serverId, EchoServerEventKind.Connected, local) { RemoteEndPoint = remote?.ToString() };
+            new EchoServerEvent(serverId, EchoServerEventKind.Connected, local) { Remote = remote };
 
         internal static EchoServerEvent Disconnected(int serverId, IPEndPoint local, IPEndPoint remote, long received,
             long echoed, TimeSpan duration, DisconnectReason reason, string message) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Disconnected, local)
             {
-                RemoteEndPoint = remote?.ToString(),
+                Remote = remote,
                 BytesReceived = received,
                 BytesEchoed = echoed,
                 DurationMs = duration.TotalMilliseconds,
@@ -124,7 +148,7 @@ namespace EchoPS.Server
             DisconnectReason reason, string message) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Rejected, local)
             {
-                RemoteEndPoint = remote?.ToString(),
+                Remote = remote,
                 Reason = reason,
                 Message = message,
             };
@@ -139,6 +163,21 @@ namespace EchoPS.Server
                 DurationMs = duration.TotalMilliseconds,
             };
 
+        internal static EchoServerEvent Summary(int serverId, string local, long connected, long disconnected,
+            long rejected, long received, long echoed, TimeSpan span, string busiest, string message) =>
+            new EchoServerEvent(serverId, EchoServerEventKind.Summary, null)
+            {
+                LocalEndPoint = local,
+                FoldedConnected = connected,
+                FoldedDisconnected = disconnected,
+                FoldedRejected = rejected,
+                BytesReceived = received,
+                BytesEchoed = echoed,
+                DurationMs = span.TotalMilliseconds,
+                BusiestSources = busiest,
+                Message = message,
+            };
+
         internal static EchoServerEvent Failure(int serverId, IPEndPoint local, Exception exception) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Error, local)
             {
@@ -148,6 +187,11 @@ namespace EchoPS.Server
 
         /// <inheritdoc />
         public override string ToString() =>
-            $"{Timestamp:HH:mm:ss.fff} {Kind} {RemoteEndPoint ?? LocalEndPoint} {Reason} {Message}".TrimEnd();
+            string.Join(" ", new[]
+            {
+                Timestamp.ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture), Kind.ToString(),
+                RemoteEndPoint ?? LocalEndPoint, Reason?.ToString(),
+                Kind == EchoServerEventKind.Stopped ? $"{ClientsServed} clients served" : Message,
+            }.Where(part => !string.IsNullOrEmpty(part)));
     }
 }

@@ -22,6 +22,16 @@ namespace EchoPS.Server
         /// <summary>The largest echo buffer: beyond this the socket buffers, not ours, limit a read.</summary>
         public const int MaxBufferSize = 16 * 1024 * 1024;
 
+        /// <summary>The default event rate limit: client events per second shown one by one before they are folded.</summary>
+        public const int DefaultEventRateLimit = 100;
+        /// <summary>The largest event rate limit accepted (0 turns folding off: every event, however many).</summary>
+        public const int MaxEventRateLimit = 1000000;
+        /// <summary>
+        /// The most events held for a reader at once (a foreground server's queue to its console, a job's unreceived
+        /// events); beyond it events are dropped and counted. The final Stopped event is always kept.
+        /// </summary>
+        public const int MaxHeldEvents = 10000;
+
         /// <summary>The default idle timeout: a silent client cannot hold the only slot for longer.</summary>
         public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
         /// <summary>The default send timeout: a client that stops reading its echo is cut off after this.</summary>
@@ -81,6 +91,12 @@ namespace EchoPS.Server
         /// <summary>The echo rate of one connection, in bytes per second; 0 is unlimited.</summary>
         public long MaxBytesPerSecond { get; set; }
 
+        /// <summary>
+        /// Client events (Connected, Disconnected, Rejected) per second passed on one by one; above it, they are
+        /// folded into one Summary event per second. 0 passes every event.
+        /// </summary>
+        public int EventRateLimit { get; set; } = DefaultEventRateLimit;
+
         /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
         public void Validate()
         {
@@ -98,6 +114,7 @@ namespace EchoPS.Server
             CheckRange(nameof(MaxConnectionsPerMinute), MaxConnectionsPerMinute, 0, int.MaxValue);
             CheckRange(nameof(MaxTotalConnectionsPerMinute), MaxTotalConnectionsPerMinute, 0, int.MaxValue);
             CheckRange(nameof(MaxBytesPerSecond), MaxBytesPerSecond, 0, long.MaxValue);
+            CheckRange(nameof(EventRateLimit), EventRateLimit, 0, MaxEventRateLimit);
             if (AllowList == null)
                 throw new ArgumentException("AllowList must be a list (empty allows every address).", nameof(AllowList));
         }
@@ -120,6 +137,10 @@ namespace EchoPS.Server
             if (MaxBytesPerSecond > 0) parts.Add($"max {MaxBytesPerSecond} bytes/s per connection");
             return string.Join(", ", parts);
         }
+
+        /// <summary>How client events are passed on, for the Listening event: "events folded above 100/s".</summary>
+        public string DescribeEventRate() =>
+            EventRateLimit == 0 ? "every event shown" : $"client events above {EventRateLimit}/s folded into summaries";
 
         private static string Seconds(TimeSpan value) => value == TimeSpan.Zero ? "none" : $"{value.TotalSeconds:0.###} s";
 

@@ -22,46 +22,47 @@ namespace EchoPS.Server
         private const int InfoSize = 104, UnackedOffset = 24, LastDataSentOffset = 44;
 
         /// <summary>Connections that completed their handshake and wait for accept on <paramref name="listener"/>.</summary>
-        internal static int? QueuedConnections(Socket listener) => ReadInfo(listener, UnackedOffset);
+        internal static int? QueuedConnections(Socket listener) => ReadInfo(Descriptor(listener), UnackedOffset);
 
         /// <summary>How long ago a connection was established, read right after accept (before the server sends).</summary>
-        internal static TimeSpan? SinceEstablished(Socket accepted)
+        internal static TimeSpan? SinceEstablished(int accepted)
         {
             var ms = ReadInfo(accepted, LastDataSentOffset);
             return ms.HasValue ? TimeSpan.FromMilliseconds((uint)ms.Value) : (TimeSpan?)null;
         }
 
-        /// <summary>Bytes written to <paramref name="socket"/> that its peer has not acknowledged, a FIN counting one.</summary>
-        internal static int? Unacknowledged(Socket socket)
+        /// <summary>Bytes written to <paramref name="descriptor"/> that its peer has not acknowledged, a FIN counting one.</summary>
+        internal static int? Unacknowledged(int descriptor)
+        {
+            if (!LinuxSocketCalls.Available || descriptor < 0)
+                return null;
+            return IoctlInt(descriptor, SIOCOUTQ, out var value) == 0 ? value : (int?)null;
+        }
+
+        // A Socket's descriptor on Linux; -1 for a disposed socket or elsewhere.
+        private static int Descriptor(Socket socket)
         {
             if (!LinuxSocketCalls.Available)
-                return null;
+                return -1;
             try
             {
-                return IoctlInt((int)socket.Handle, SIOCOUTQ, out var value) == 0 ? value : (int?)null;
+                return (int)socket.Handle;
             }
             catch (ObjectDisposedException)
             {
-                return null;
+                return -1;
             }
         }
 
-        private static int? ReadInfo(Socket socket, int offset)
+        private static int? ReadInfo(int descriptor, int offset)
         {
-            if (!LinuxSocketCalls.Available)
+            if (!LinuxSocketCalls.Available || descriptor < 0)
                 return null;
-            try
-            {
-                var info = new byte[InfoSize];
-                uint length = InfoSize;
-                if (GetSockOpt((int)socket.Handle, IPPROTO_TCP, TCP_INFO, info, ref length) != 0 || length < offset + 4)
-                    return null;
-                return BitConverter.ToInt32(info, offset);
-            }
-            catch (ObjectDisposedException)
-            {
+            var info = new byte[InfoSize];
+            uint length = InfoSize;
+            if (GetSockOpt(descriptor, IPPROTO_TCP, TCP_INFO, info, ref length) != 0 || length < offset + 4)
                 return null;
-            }
+            return BitConverter.ToInt32(info, offset);
         }
 
         [DllImport("libc", EntryPoint = "getsockopt", SetLastError = true)]

@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Text;
+using System.Threading;
+
+namespace EchoPS.Server
+{
+    /// <summary>
+    /// Keeps a server's events cheap and few under a flood of connections. Client events (Connected, Disconnected,
+    /// Rejected) pass one by one up to a rate limit per second; above it they are folded into one Summary event per
+    /// second: counts by kind and reason, bytes, and the busiest sources. Other events always pass, after any summary
+    /// still pending, so that a reader sees the summary before Stopped. Every event is counted somewhere: passed, or
+    /// in a summary.
+    /// </summary>
+    internal sealed class ClientEventFolder : IDisposable
+    {
+        // Sources tallied by address within one summary; beyond this many, they count together as "others".
+        private const int MaxSources = 256;
+        private const int BusiestShown = 3;
+        private static readonly long Window = Stopwatch.Frequency; // one second
+
+        private readonly object _gate = new object();
+        private readonly Action<EchoServerEvent> _sink;
+        private readonly int _limit;
+        private readonly int _serverId;
+        private readonly string _local;
+        private readonly Timer _timer;
+        private readonly long[] _reasons = new long[Enum.GetValues(typeof(DisconnectReason)).Length];
+        private readonly Dictionary<IPAddress, long> _sources = new Dictionary<IPAddress, long>();
+        private long _windowStart;
+        private int _passed;
+        private long _pending;
+        private long _firstFolded;
+        private long _connected, _disconnected, _rejected, _received, _echoed, _otherSources;
+        private bool _closed;
+
+        /// <param name="serverId">The server's id, for the summary events.</param>
+        /// <param name="local">The server's bound endpoint, as text.</param>
+        /// <param name="limit">Client events per second passed one by one; 0 passes every event.</param>
+        /// <param name="sink">Where events go; called under a lock, so it must not block (it never did).</param>
+        public ClientEventFolder(int serverId, string local, int limit, Action<EchoServerEvent> sink)
+        {
+            _serverId = serverId;
+            _local = local;
+            _limit = limit;
+            _sink = sink;
+            _windowStart = Stopwatch.GetTimestamp() - Window; // the first event opens a window
+            if (limit > 0)
+                _timer = new Timer(_ => Flush(), null, Timeout.Infinite, Timeout.Infinite);
+        }
+
+        /// <summary>Passes an event on, or folds it into the next summary.</summary>
+        public void Post(EchoServerEvent e)
+        {
+            if (_limit == 0)
+            {
+                _sink(e);
+                return;
+            }
+            lock (_gate)
+            {
+                if (_closed)
+                    return;
+                if (!IsClientEvent(e.Kind))
+                {
+                    EmitSummary();
+                    _sink(e);
+                    if (e.Kind == EchoServerEventKind.Stopped)
+                        _closed = true;
+                    return;
+                }
+                long now = Stopwatch.GetTimestamp();
+                if (now - _windowStart >= Window)
+                {
+                    EmitSummary();
+                    _windowStart = now;
+                    _passed = 0;
+                }
+                if (_passed < _limit)
+                {
+                    _passed++;
+                    _sink(e);
+                    return;
+                }
+                Fold(e, now);
+            }
+        }
+
+        /// <inheritdoc />
+        public void Dispose() => _timer?.Dispose();
+
+        private static bool IsClientEvent(EchoServerEventKind kind) =>
+            kind == EchoServerEventKind.Connected || kind == EchoServerEventKind.Disconnected || kind == EchoServerEventKind.Rejected;
+
+        private void Fold(EchoServerEvent e, long now)
+        {
+            if (_pending++ == 0)
+            {
+                _firstFolded = now;
+                // The summary comes when this window ends, whether or not another event arrives by then.
+                long dueMs = (_windowStart + Window - now) * 1000 / Stopwatch.Frequency + 1;
+                _timer.Change(Math.Max(1, dueMs), Timeout.Infinite);
+            }
+            switch (e.Kind)
+            {
+                case EchoServerEventKind.Connected:
+                    _connected++;
+                    break;
+                case EchoServerEventKind.Disconnected:
+                    _disconnected++;
+                    _received += e.BytesReceived;
+                    _echoed += e.BytesEchoed;
+                    break;
+                default:
+                    _rejected++;
+                    break;
+            }
+            if (e.Reason.HasValue)
+                _reasons[(int)e.Reason.Value]++;
+            // A connection's Connected and Disconnected count once as a source: its Connected, or a Rejected.
+            var address = e.Kind == EchoServerEventKind.Disconnected ? null : e.Remote?.Address;
+            if (address == null)
+                return;
+            if (_sources.TryGetValue(address, out var count))
+                _sources[address] = count + 1;
+            else if (_sources.Count < MaxSources)
+                _sources[address] = 1;
+            else
+                _otherSources++;
+        }
+
+        private void Flush()
+        {
+            try
+            {
+                lock (_gate)
+                {
+                    if (!_closed)
+                        EmitSummary();
+                }
+            }
+            catch
+            {
+                // On a timer thread an exception would end the host process; a failing reader must not.
+            }
+        }
+
+        private void EmitSummary()
+        {
+            if (_pending == 0)
+                return;
+            var span = TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - _firstFolded) / (double)Stopwatch.Frequency);
+            var busiest = DescribeSources();
+            _sink(EchoServerEvent.Summary(_serverId, _local, _connected, _disconnected, _rejected, _received, _echoed,
+                span, busiest, DescribeCounts(busiest)));
+            _pending = _connected = _disconnected = _rejected = _received = _echoed = _otherSources = 0;
+            Array.Clear(_reasons, 0, _reasons.Length);
+            _sources.Clear();
+        }
+
+        private string DescribeCounts(string busiest)
+        {
+            var text = new StringBuilder();
+            text.Append(Count(_pending)).Append(" events folded (above ").Append(Count(_limit)).Append("/s): ");
+            AppendKind(text, _connected, "connected", null);
+            AppendKind(text, _disconnected, "disconnected", IsEndReason);
+            AppendKind(text, _rejected, "rejected", r => !IsEndReason(r));
+            text.Length -= 2;
+            if (busiest != null)
+                text.Append("; busiest ").Append(busiest);
+            return text.ToString();
+        }
+
+        private static bool IsEndReason(DisconnectReason reason) =>
+            reason != DisconnectReason.NotAllowed && reason != DisconnectReason.RateLimited;
+
+        private void AppendKind(StringBuilder text, long count, string kind, Func<DisconnectReason, bool> reasons)
+        {
+            if (count == 0)
+                return;
+            text.Append(Count(count)).Append(' ').Append(kind);
+            if (reasons != null)
+            {
+                var parts = Enumerable.Range(0, _reasons.Length)
+                    .Where(i => _reasons[i] > 0 && reasons((DisconnectReason)i))
+                    .Select(i => $"{(DisconnectReason)i} {Count(_reasons[i])}");
+                text.Append(" (").Append(string.Join(", ", parts)).Append(')');
+            }
+            text.Append(", ");
+        }
+
+        private string DescribeSources()
+        {
+            if (_sources.Count == 0)
+                return null;
+            var parts = _sources.OrderByDescending(s => s.Value).Take(BusiestShown).Select(s => $"{s.Key} ({Count(s.Value)})").ToList();
+            if (_sources.Count > BusiestShown || _otherSources > 0)
+            {
+                long others = _sources.OrderByDescending(s => s.Value).Skip(BusiestShown).Sum(s => s.Value) + _otherSources;
+                parts.Add($"others ({Count(others)})");
+            }
+            return string.Join(", ", parts);
+        }
+
+        private static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+    }
+}
