@@ -116,8 +116,12 @@ namespace EchoPS.Client
         private IPAddress[] Resolve(string targetName)
         {
             var family = _options.Family;
-            // "10" or "10.1" is no literal here (see Addressing): such names go to the resolver.
-            if (Addressing.TryParseLiteral(targetName, out var literal))
+            // Text meant as an IPv4 literal ("10", "127.0.0.010") must be a canonical one: it never goes to the
+            // resolver, which would read it the inet_aton way (see Addressing).
+            var notLiteral = Addressing.ParseLiteral(targetName, out var literal);
+            if (notLiteral != null && Addressing.LooksLikeIPv4(targetName))
+                throw new EchoFailure(EchoRoundTripStatus.Unresolved, notLiteral);
+            if (literal != null)
             {
                 if (family != null && literal.AddressFamily != family)
                     throw new EchoFailure(EchoRoundTripStatus.Unresolved,

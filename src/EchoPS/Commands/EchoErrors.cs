@@ -40,10 +40,21 @@ namespace EchoPS.Commands
             new ErrorRecord(new TimeoutException($"Server {server.Id} on {server.LocalEndPoint} did not stop within the time allowed."),
                 "StopTimedOut", ErrorCategory.OperationTimeout, server);
 
-        internal static ErrorRecord NotAServer(object value) =>
+        internal static ErrorRecord NotAServer(PSObject value) =>
             new ErrorRecord(new ArgumentException(
-                    $"Cannot stop '{value}': pipe in a server from Get-BlockingEchoServer or a job from Start-BlockingEchoServer -AsJob."),
+                    $"Cannot stop {Describe(value)}: pipe in a server from Get-BlockingEchoServer, a job from Start-BlockingEchoServer -AsJob, " +
+                    "or an object with a ServerId or Port property."),
                 "NotAnEchoServer", ErrorCategory.InvalidArgument, value);
+
+        // The type, and the text only when it is short: the error must not repeat a whole object.
+        private static string Describe(PSObject value)
+        {
+            if (value == null)
+                return "$null";
+            var type = value.TypeNames.Count > 0 ? value.TypeNames[0] : value.BaseObject.GetType().FullName;
+            var text = value.BaseObject is PSCustomObject ? null : value.ToString();
+            return text != null && text.Length <= 40 && text != type ? $"'{text}' ({type})" : $"an object of type {type}";
+        }
 
         /// <summary>
         /// A failed echo test, written after its result: the id is "Echo" plus the status (EchoRefused,

@@ -4,7 +4,7 @@ using EchoPS.Server;
 namespace EchoPS.Commands
 {
     /// <summary>
-    /// <para type="synopsis">Gets the echo servers running in this session.</para>
+    /// <para type="synopsis">Gets the echo servers running in this PowerShell process.</para>
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "BlockingEchoServer", DefaultParameterSetName = AllSet)]
     [OutputType(typeof(BlockingEchoServer))]
@@ -17,11 +17,13 @@ namespace EchoPS.Commands
         /// <summary>Gets only the servers with these ids.</summary>
         [Parameter(Mandatory = true, ParameterSetName = IdSet)]
         [Alias("ServerId")]
+        [WholeNumber]
         [ArgumentCompleter(typeof(Completion.RunningServerIdCompleter))]
         public int[] Id { get; set; }
 
         /// <summary>Gets only the servers listening on these ports.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
+        [WholeNumber]
         [ValidateRange(0, 65535)]
         [ArgumentCompleter(typeof(Completion.RunningServerPortCompleter))]
         public int[] Port { get; set; }

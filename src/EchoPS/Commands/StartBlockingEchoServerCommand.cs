@@ -25,6 +25,7 @@ namespace EchoPS.Commands
 
         /// <summary>The TCP port to listen on; 0 picks a free port, reported in the Listening event.</summary>
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [WholeNumber]
         [ValidateRange(0, 65535)]
         public int Port { get; set; } = EchoServerOptions.DefaultPort;
 
@@ -36,11 +37,13 @@ namespace EchoPS.Commands
 
         /// <summary>How many clients the kernel queues while one is served.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, EchoServerOptions.MaxBacklog)]
         public int Backlog { get; set; } = EchoServerOptions.DefaultBacklog;
 
         /// <summary>The size in bytes of the one buffer every read and write goes through.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(EchoServerOptions.MinBufferSize, EchoServerOptions.MaxBufferSize)]
         public int BufferSize { get; set; } = EchoServerOptions.DefaultBufferSize;
 
@@ -55,36 +58,40 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds a client may send nothing before it is cut off (default 60; 0 = never).</summary>
         [Parameter]
-        [ValidateRange(0, MaxTimeoutSec)]
-        public int IdleTimeoutSec { get; set; } = (int)EchoServerOptions.DefaultIdleTimeout.TotalSeconds;
+        [ValidateSeconds(MaxTimeoutSec)]
+        public double IdleTimeoutSec { get; set; } = EchoServerOptions.DefaultIdleTimeout.TotalSeconds;
 
         /// <summary>Seconds one write of the echo may block on a client that does not read (default 10; 0 = forever).</summary>
         [Parameter]
-        [ValidateRange(0, MaxTimeoutSec)]
-        public int SendTimeoutSec { get; set; } = (int)EchoServerOptions.DefaultSendTimeout.TotalSeconds;
+        [ValidateSeconds(MaxTimeoutSec)]
+        public double SendTimeoutSec { get; set; } = EchoServerOptions.DefaultSendTimeout.TotalSeconds;
 
         /// <summary>Bytes one connection may send; it is cut off once they are echoed (default 0 = unlimited).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(0, long.MaxValue)]
         public long MaxBytesPerConnection { get; set; }
 
         /// <summary>Seconds one connection may last (default 0 = unlimited).</summary>
         [Parameter]
-        [ValidateRange(0, MaxTimeoutSec)]
-        public int MaxSessionSec { get; set; }
+        [ValidateSeconds(MaxTimeoutSec)]
+        public double MaxSessionSec { get; set; }
 
         /// <summary>Connections admitted per source address in any minute; more are rejected (default 0 = unlimited).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(0, int.MaxValue)]
         public int MaxConnectionsPerMinute { get; set; }
 
         /// <summary>Connections admitted from all sources together in any minute (default 0 = unlimited).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(0, int.MaxValue)]
         public int MaxTotalConnectionsPerMinute { get; set; }
 
         /// <summary>Echo rate of one connection in bytes per second (default 0 = unlimited).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(0, long.MaxValue)]
         public long MaxBytesPerSecond { get; set; }
 
@@ -95,10 +102,17 @@ namespace EchoPS.Commands
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
-            if (!ListenAddress.TryParse(Address, out var address))
+            var addressProblem = ListenAddress.Parse(Address, out var address);
+            if (addressProblem != null)
             {
-                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidAddress",
-                    $"'{Address}' is not a valid listen address: use {ListenAddress.Allowed}.", Address));
+                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidAddress", addressProblem, Address));
+                return;
+            }
+
+            if (AllowList != null && AllowList.Length == 0)
+            {
+                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidAllowList",
+                    "-AllowList is empty, which would allow nobody: list at least one address or range, or leave -AllowList out to allow any address.", AllowList));
                 return;
             }
 
@@ -124,10 +138,10 @@ namespace EchoPS.Commands
                 BufferSize = BufferSize,
                 NoDelay = NoDelay.IsPresent,
                 AllowList = allowList,
-                IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSec),
-                SendTimeout = TimeSpan.FromSeconds(SendTimeoutSec),
+                IdleTimeout = ValidateSecondsAttribute.ToTimeSpan(IdleTimeoutSec),
+                SendTimeout = ValidateSecondsAttribute.ToTimeSpan(SendTimeoutSec),
                 MaxBytesPerConnection = MaxBytesPerConnection,
-                MaxSessionDuration = TimeSpan.FromSeconds(MaxSessionSec),
+                MaxSessionDuration = ValidateSecondsAttribute.ToTimeSpan(MaxSessionSec),
                 MaxConnectionsPerMinute = MaxConnectionsPerMinute,
                 MaxTotalConnectionsPerMinute = MaxTotalConnectionsPerMinute,
                 MaxBytesPerSecond = MaxBytesPerSecond,
@@ -178,6 +192,7 @@ namespace EchoPS.Commands
             }
             EchoServerRegistry.Add(job.Server);
             JobRepository.Add(job);
+            job.StopWhenClosed(System.Management.Automation.Runspaces.Runspace.DefaultRunspace);
             WarnIfExposed(job.Server);
             WriteVerbose($"Server {job.ServerId} listening on {job.Server.LocalEndPoint} as job {job.Id}.");
             WriteObject(job);
@@ -188,7 +203,7 @@ namespace EchoPS.Commands
             // Events arrive on the server thread; only this (the pipeline) thread may write them out.
             using (var events = new ServerEventQueue())
             {
-                _server = new BlockingEchoServer(options, events.Post);
+                _server = new BlockingEchoServer(options, events.Post, EchoServerJob.NewServerId());
                 try
                 {
                     _server.Start();

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using EchoPS.Jobs;
 using EchoPS.Server;
@@ -20,6 +21,7 @@ namespace EchoPS.Commands
 
         /// <summary>Stops the servers listening on these ports.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PortSet)]
+        [WholeNumber]
         [ValidateRange(0, 65535)]
         [ArgumentCompleter(typeof(Completion.RunningServerPortCompleter))]
         public int[] Port { get; set; }
@@ -27,6 +29,7 @@ namespace EchoPS.Commands
         /// <summary>Stops the servers with these ids.</summary>
         [Parameter(Mandatory = true, ParameterSetName = IdSet)]
         [Alias("ServerId")]
+        [WholeNumber]
         [ArgumentCompleter(typeof(Completion.RunningServerIdCompleter))]
         public int[] Id { get; set; }
 
@@ -61,20 +64,49 @@ namespace EchoPS.Commands
             var servers = new List<BlockingEchoServer>();
             foreach (var item in InputObject)
             {
-                switch (item?.BaseObject)
+                var server = item?.BaseObject as BlockingEchoServer ?? (item?.BaseObject as EchoServerJob)?.Server;
+                if (server != null)
                 {
-                    case BlockingEchoServer server:
+                    // The same answer as -Port or -Id give for a server that is not running.
+                    if (server.State == EchoServerState.Stopped || server.State == EchoServerState.Failed)
+                        WriteError(EchoErrors.ServerNotFound(
+                            $"Server {server.Id} on {server.LocalEndPoint} is not running ({server.State}): there is nothing to stop.", server.Id));
+                    else
                         servers.Add(server);
-                        break;
-                    case EchoServerJob job when job.Server != null:
-                        servers.Add(job.Server);
-                        break;
-                    default:
-                        WriteError(EchoErrors.NotAServer(item));
-                        break;
+                    continue;
                 }
+                // Any other object binds by property name, as -Port and -Id (alias ServerId) would. A server that
+                // came back deserialized (from a job or remoting) names its id "Id". With both an id and a port,
+                // both must match: an id alone from another process could name another server here.
+                bool isServer = item != null && item.TypeNames.Any(t => t.EndsWith(typeof(BlockingEchoServer).FullName, StringComparison.Ordinal));
+                var serverId = NumberProperty(item, isServer ? "Id" : "ServerId");
+                var port = NumberProperty(item, "Port");
+                if (serverId != null && port != null)
+                {
+                    var match = EchoServerRegistry.Running().Where(s => s.Id == serverId && s.Port == port).ToList();
+                    if (match.Count == 0)
+                        WriteError(EchoErrors.ServerNotFound(
+                            $"No running echo server has id {serverId} and port {port}. Get-BlockingEchoServer lists the running ones.", serverId));
+                    servers.AddRange(match);
+                }
+                else if (serverId != null)
+                    servers.AddRange(ServerSelector.Select(this, new[] { serverId.Value }, null));
+                else if (port != null)
+                    servers.AddRange(ServerSelector.Select(this, null, new[] { port.Value }));
+                else
+                    WriteError(EchoErrors.NotAServer(item));
             }
             return servers;
+        }
+
+        private static int? NumberProperty(PSObject item, string name)
+        {
+            var value = item?.Properties[name]?.Value;
+            if (value == null)
+                return null;
+            return LanguagePrimitives.TryConvertTo(value, out int number) && Convert.ToString(number, System.Globalization.CultureInfo.InvariantCulture) == Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)
+                ? number
+                : (int?)null;
         }
     }
 }

@@ -25,15 +25,17 @@ namespace EchoPS.Commands
         private byte[] _payload;
         private bool _stopping;
 
-        /// <summary>The echo server's host name or IP address. Every address of a name is tried in turn.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        /// <summary>The echo server's host name or IP address, optionally with a port (host:port, [IPv6]:port). Every address of a name is tried in turn.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("Host", "ComputerName", "Address", "TargetName")]
         [ValidateNotNullOrEmpty]
         public string HostName { get; set; }
 
         /// <summary>The echo server's TCP port.</summary>
         [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+        [WholeNumber]
         [ValidateRange(1, 65535)]
+        [ArgumentCompleter(typeof(Completion.RunningServerPortCompleter))]
         public int Port { get; set; } = EchoServerOptions.DefaultPort;
 
         /// <summary>Tries only the IPv4 addresses of the host.</summary>
@@ -46,11 +48,13 @@ namespace EchoPS.Commands
 
         /// <summary>How many timed round trips to make (a warm-up round trip comes first and is not counted).</summary>
         [Parameter(ParameterSetName = RoundTripSet)]
+        [WholeNumber]
         [ValidateRange(1, EchoClientOptions.MaxCount)]
         public int Count { get; set; } = EchoClientOptions.DefaultCount;
 
         /// <summary>Bytes per message (pseudo-random); in throughput mode, bytes per write (default 65536).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, EchoClientOptions.MaxSize)]
         public int Size { get; set; } = EchoClientOptions.DefaultSize;
 
@@ -71,6 +75,7 @@ namespace EchoPS.Commands
 
         /// <summary>Throughput mode: streams this many bytes while reading and verifying the echo at the same time.</summary>
         [Parameter(ParameterSetName = ThroughputSet)]
+        [WholeNumber]
         [ValidateRange(1L, long.MaxValue)]
         public long TotalBytes { get; set; }
 
@@ -81,11 +86,13 @@ namespace EchoPS.Commands
 
         /// <summary>Concurrency mode: this many clients connect at once; each one's wait for its echo is reported.</summary>
         [Parameter(Mandatory = true, ParameterSetName = ConcurrencySet)]
+        [WholeNumber]
         [ValidateRange(1, EchoClientOptions.MaxConcurrency)]
         public int Concurrency { get; set; }
 
         /// <summary>Concurrency mode: milliseconds each client keeps its connection after its echo.</summary>
         [Parameter(ParameterSetName = ConcurrencySet)]
+        [WholeNumber]
         [ValidateRange(0, 600_000)]
         public int HoldMs { get; set; } = EchoClientOptions.DefaultHoldMs;
 
@@ -128,7 +135,22 @@ namespace EchoPS.Commands
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
-            var options = CreateOptions();
+            // One parser for every address: a literal must be canonical, and text meant as one never reaches a resolver.
+            var problem = Addressing.ParseTarget(HostName, out var host, out _, out var targetPort);
+            if (problem != null)
+            {
+                WriteError(EchoErrors.InvalidArgument("InvalidTarget", problem, HostName));
+                return;
+            }
+            if (targetPort != null && IsBound(nameof(Port)) && targetPort != Port)
+            {
+                WriteError(EchoErrors.InvalidArgument("PortConflict",
+                    $"'{HostName}' names port {targetPort}, but -Port {Port} was given too: give the port once.", HostName));
+                return;
+            }
+            var port = targetPort ?? Port;
+
+            var options = CreateOptions(port);
             var client = new EchoClient(options);
             lock (_gate)
             {
@@ -140,14 +162,14 @@ namespace EchoPS.Commands
                 _client = client;
             }
 
-            WriteVerbose($"Testing {HostName} port {Port}: {Describe(options)}, timeout {TimeoutSec} s, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {TimeoutSec} s, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
             bool showedProgress = false;
             try
             {
-                foreach (var result in client.Run(HostName, progress =>
+                foreach (var result in client.Run(host, progress =>
                 {
                     showedProgress = true;
-                    WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {HostName} port {Port}", progress.Status)
+                    WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {host} port {port}", progress.Status)
                     {
                         PercentComplete = progress.PercentComplete,
                     });
@@ -166,7 +188,7 @@ namespace EchoPS.Commands
                     _client = null;
                 client.Dispose();
                 if (showedProgress)
-                    WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {HostName} port {Port}", "Done")
+                    WriteProgress(new ProgressRecord(ProgressId, $"Test-EchoRoundTrip {host} port {port}", "Done")
                     {
                         RecordType = ProgressRecordType.Completed,
                     });
@@ -197,12 +219,12 @@ namespace EchoPS.Commands
                 WriteError(EchoErrors.RoundTripFailed(result));
         }
 
-        private EchoClientOptions CreateOptions()
+        private EchoClientOptions CreateOptions(int port)
         {
             var mode = ModeOf(ParameterSetName);
             var options = new EchoClientOptions
             {
-                Port = Port,
+                Port = port,
                 Family = IPv4 ? AddressFamily.InterNetwork : IPv6 ? AddressFamily.InterNetworkV6 : (AddressFamily?)null,
                 Mode = mode,
                 Count = Count,
@@ -251,16 +273,52 @@ namespace EchoPS.Commands
         private byte[] ToBytes(object payload)
         {
             var value = payload is PSObject wrapped ? wrapped.BaseObject : payload;
-            byte[] bytes = null;
+            byte[] bytes;
+            string problem = null;
             if (value is string text)
                 bytes = new UTF8Encoding(false).GetBytes(text);
-            else if (!LanguagePrimitives.TryConvertTo(value, out bytes))
-                bytes = null;
-            if (bytes == null || bytes.Length == 0 || bytes.Length > EchoClientOptions.MaxSize)
-                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidPayload",
-                    $"-Payload must be a non-empty string or byte array of at most {EchoClientOptions.MaxSize} bytes; got {(bytes == null ? $"a {value?.GetType().Name}" : $"{bytes.Length} bytes")}.",
-                    null));
+            else if (value is byte[] raw)
+                bytes = raw;
+            else
+            {
+                // Numbers one by one, so that an error names the one that is no byte, and nothing is rounded.
+                var items = value is System.Collections.IList list ? list : new[] { value };
+                bytes = new byte[items.Count];
+                for (int i = 0; i < items.Count && problem == null; i++)
+                {
+                    var item = items[i] is PSObject w ? w.BaseObject : items[i];
+                    if (!TryToByte(item, out bytes[i]))
+                        problem = $"-Payload has {FormatItem(item)} at index {i}: each byte must be a whole number from 0 to 255 (or give a string, sent as UTF-8).";
+                }
+            }
+            if (problem == null && (bytes.Length == 0 || bytes.Length > EchoClientOptions.MaxSize))
+                problem = $"-Payload must be a non-empty string or byte array of at most {EchoClientOptions.MaxSize} bytes; got {bytes.Length} bytes.";
+            if (problem != null)
+                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidPayload", problem, null));
             return bytes;
         }
+
+        private static bool TryToByte(object item, out byte value)
+        {
+            value = 0;
+            if (item == null || item is string || item is char || item is bool)
+                return false;
+            double number;
+            try
+            {
+                number = Convert.ToDouble(item, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (Exception ex) when (ex is InvalidCastException || ex is FormatException || ex is OverflowException)
+            {
+                return false;
+            }
+            if (number < 0 || number > 255 || Math.Floor(number) != number)
+                return false;
+            value = (byte)number;
+            return true;
+        }
+
+        private static string FormatItem(object item) =>
+            item == null ? "$null" : item is string s ? $"the text '{s}'" : $"{Convert.ToString(item, System.Globalization.CultureInfo.InvariantCulture)} ({item.GetType().Name})";
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using EchoPS.Commands;
 using EchoPS.Server;
 
@@ -13,6 +14,7 @@ namespace EchoPS.Jobs
     {
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
         private BlockingEchoServer _server;
+        private Runspace _owner;
 
         internal EchoServerJob(string command) : base(command)
         {
@@ -22,8 +24,21 @@ namespace EchoPS.Jobs
         /// <summary>The server this job runs.</summary>
         public BlockingEchoServer Server => _server;
 
-        /// <summary>The server's id (not the job's): what Get- and Stop-BlockingEchoServer -Id take.</summary>
+        /// <summary>
+        /// The server's id: what Get- and Stop-BlockingEchoServer -Id take. Always the same number as the job's
+        /// Id: servers and jobs share one id space, so that no job id can name another server.
+        /// </summary>
         public int ServerId => _server.Id;
+
+        /// <summary>
+        /// A new server id from the job id space, for a server that runs without a job (in the foreground): it
+        /// takes a job id that no job will ever have.
+        /// </summary>
+        internal static int NewServerId()
+        {
+            using (var reservation = new EchoServerJob(string.Empty))
+                return reservation.Id;
+        }
 
         /// <summary>The bound address, as text.</summary>
         public string Address => _server.Address;
@@ -43,7 +58,7 @@ namespace EchoPS.Jobs
         /// <summary>Binds the server with events flowing into this job; throws if it cannot listen.</summary>
         internal void Start(EchoServerOptions options)
         {
-            _server = new BlockingEchoServer(options, OnServerEvent);
+            _server = new BlockingEchoServer(options, OnServerEvent, Id);
             SetJobState(JobState.Running);
             try
             {
@@ -56,6 +71,18 @@ namespace EchoPS.Jobs
                 SetJobState(JobState.Failed);
                 throw;
             }
+        }
+
+        /// <summary>
+        /// Stops the server when <paramref name="runspace"/> (the session that started it) closes: a background
+        /// server lives as long as its session, not as long as the process.
+        /// </summary>
+        internal void StopWhenClosed(Runspace runspace)
+        {
+            if (runspace == null)
+                return;
+            _owner = runspace;
+            runspace.StateChanged += OnOwnerStateChanged;
         }
 
         /// <inheritdoc />
@@ -83,7 +110,19 @@ namespace EchoPS.Jobs
                 Output.Add(PSObject.AsPSObject(e));
 
             if (e.Kind == EchoServerEventKind.Stopped)
+            {
+                var owner = _owner;
+                if (owner != null)
+                    owner.StateChanged -= OnOwnerStateChanged;
                 SetJobState(_server.State == EchoServerState.Failed ? JobState.Failed : JobState.Stopped);
+            }
+        }
+
+        private void OnOwnerStateChanged(object sender, RunspaceStateEventArgs e)
+        {
+            var state = e.RunspaceStateInfo.State;
+            if (state == RunspaceState.Closing || state == RunspaceState.Closed || state == RunspaceState.Broken)
+                _server?.Stop(StopWait);
         }
     }
 }

@@ -24,7 +24,10 @@ namespace EchoPS.LockDown
 
         /// <summary>
         /// Parses "address" or "address/prefix". Host bits are allowed and ignored (10.1.2.3/8 is 10.0.0.0/8), as
-        /// ncat and iptables do. Throws <see cref="FormatException"/> naming the value and what is allowed.
+        /// ncat and iptables do. An IPv4-mapped range (::ffff:10.0.0.0/104) is the IPv4 range it maps (10.0.0.0/8),
+        /// as IPv4 clients of a dual-stack socket match as IPv4. Addresses must be canonical (see
+        /// <see cref="Addressing.TryParseLiteral"/>) and the prefix a plain decimal number. Throws
+        /// <see cref="FormatException"/> naming the value and what is allowed.
         /// </summary>
         public static AddressRange Parse(string text)
         {
@@ -33,13 +36,22 @@ namespace EchoPS.LockDown
             var trimmed = text.Trim();
             var slash = trimmed.IndexOf('/');
             var addressText = slash < 0 ? trimmed : trimmed.Substring(0, slash);
-            if (!Addressing.TryParseLiteral(addressText, out var address))
-                throw new FormatException($"'{text}' is not an address or CIDR range: use an address (192.168.1.10, ::1) or a range (10.0.0.0/8, fd00::/8).");
-            address = Addressing.Unmap(address);
-            var maxPrefix = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+            var problem = Addressing.ParseLiteral(addressText, out var address);
+            if (problem != null)
+                throw new FormatException($"'{text}' is not an address or CIDR range: {problem} Use an address (192.168.1.10, ::1) or a range (10.0.0.0/8, fd00::/8).");
+            bool mapped = address.IsIPv4MappedToIPv6;
+            var maxPrefix = mapped ? 128 : address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+            var minPrefix = mapped ? 96 : 0;
             var prefix = maxPrefix;
-            if (slash >= 0 && (!int.TryParse(trimmed.Substring(slash + 1), out prefix) || prefix < 0 || prefix > maxPrefix))
-                throw new FormatException($"'{text}' has a bad prefix length: allowed is 0 to {maxPrefix} for {(maxPrefix == 32 ? "IPv4" : "IPv6")}.");
+            if (slash >= 0 && (!TryParsePrefix(trimmed.Substring(slash + 1), out prefix) || prefix < minPrefix || prefix > maxPrefix))
+                throw new FormatException(mapped
+                    ? $"'{text}' has a bad prefix length for an IPv4-mapped range: allowed is 96 to 128 (96 plus the IPv4 prefix length), or write the IPv4 range ({address.MapToIPv4()}/8)."
+                    : $"'{text}' has a bad prefix length: allowed is a decimal number from 0 to {maxPrefix} for {(maxPrefix == 32 ? "IPv4" : "IPv6")}.");
+            if (mapped)
+            {
+                address = address.MapToIPv4();
+                prefix -= 96;
+            }
             return new AddressRange(Mask(address, prefix), prefix);
         }
 
@@ -63,6 +75,21 @@ namespace EchoPS.LockDown
 
         /// <inheritdoc />
         public override string ToString() => $"{Network}/{PrefixLength}";
+
+        private static bool TryParsePrefix(string text, out int prefix)
+        {
+            prefix = -1;
+            // Digits only: no sign ("-0", "+8"), no blanks, no leading zeros.
+            if (text.Length == 0 || text.Length > 3 || (text.Length > 1 && text[0] == '0'))
+                return false;
+            foreach (var c in text)
+            {
+                if (c < '0' || c > '9')
+                    return false;
+            }
+            prefix = int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+            return true;
+        }
 
         private static IPAddress Mask(IPAddress address, int prefix)
         {

@@ -53,13 +53,22 @@ namespace EchoPS.Server
         /// <param name="options">How to bind and serve; validated here.</param>
         /// <param name="onEvent">Called on the server's thread for every event; must not block for long.</param>
         public BlockingEchoServer(EchoServerOptions options, Action<EchoServerEvent> onEvent)
+            : this(options, onEvent, Interlocked.Increment(ref s_lastId))
+        {
+        }
+
+        /// <summary>Creates a server with an id the caller keeps unique (a host's own id space); nothing is bound until <see cref="Start"/>.</summary>
+        /// <param name="options">How to bind and serve; validated here.</param>
+        /// <param name="onEvent">Called on the server's thread for every event; must not block for long.</param>
+        /// <param name="id">The server's id; the caller keeps it unique in this process.</param>
+        public BlockingEchoServer(EchoServerOptions options, Action<EchoServerEvent> onEvent, int id)
         {
             _options = options ?? throw new ArgumentNullException(nameof(options));
             _options.Validate();
             _onEvent = onEvent ?? throw new ArgumentNullException(nameof(onEvent));
             _buffer = new byte[options.BufferSize];
             _rateLimiter = new ConnectionRateLimiter(options.MaxConnectionsPerMinute, options.MaxTotalConnectionsPerMinute);
-            Id = Interlocked.Increment(ref s_lastId);
+            Id = id;
         }
 
         /// <summary>The server's id, unique in this process.</summary>
@@ -473,7 +482,8 @@ namespace EchoPS.Server
             }
         }
 
-        private static int Milliseconds(TimeSpan timeout) => (int)timeout.TotalMilliseconds;
+        // Rounded up: a socket timeout of 0 means "wait forever", so a non-zero timeout under 1 ms must become 1 ms.
+        private static int Milliseconds(TimeSpan timeout) => (int)Math.Ceiling(timeout.TotalMilliseconds);
 
         private static TimeSpan Elapsed(long fromTimestamp, long toTimestamp) =>
             TimeSpan.FromSeconds((toTimestamp - fromTimestamp) / (double)Stopwatch.Frequency);

@@ -1,0 +1,324 @@
+# Parameters, parsing, ids and help (issue 10): every value means what it says, or is refused naming it.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
+    Import-Module $ModuleManifest -Force
+
+    function Get-Completion([string] $Line) {
+        (TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches
+    }
+
+    function Get-JobEvent {
+        # The job's events of one kind, waiting (bounded) until one is there.
+        param([Parameter(Mandatory)] $Job, [Parameter(Mandatory)] [string] $Kind, [int] $TimeoutMs = 5000)
+        $null = Wait-Until { @($Job.Output | Where-Object Kind -EQ $Kind).Count -ge 1 } -TimeoutMs $TimeoutMs
+        @($Job.Output | Where-Object Kind -EQ $Kind)
+    }
+}
+
+AfterAll {
+    Stop-AllTestServers
+}
+
+Describe 'Fractional seconds are honoured, fractional counts refused (item 2)' {
+    It 'keeps the exact fractions the issue gave, never 0 = none' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec 0.5 -SendTimeoutSec 0.4 -MaxSessionSec 0.3
+        try {
+            $job.Server.Limits | Should -BeLike '*idle timeout 0.5 s, send timeout 0.4 s*max session 0.3 s*'
+            $job.Server.Limits | Should -Not -BeLike '*none*'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'keeps 2.5 s as 2.5 s, and rounds a sub-millisecond timeout up to 1 ms' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec 2.5 -SendTimeoutSec 0.0004
+        try { $job.Server.Limits | Should -BeLike '*idle timeout 2.5 s, send timeout 0.001 s*' }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'cuts off a silent client after a 0.5 s idle timeout' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec 0.5
+        try {
+            $client = New-TestClient -Port $job.Port
+            try {
+                $gone = Get-JobEvent $job Disconnected -TimeoutMs 8000
+                $gone.Reason | Should -Be 'IdleTimeout'
+            }
+            finally { $client.Dispose() }
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'refuses <Parameter> <Value> naming the value' -TestCases @(
+        @{ Parameter = 'MaxBytesPerConnection'; Value = 0.4 }, @{ Parameter = 'MaxBytesPerSecond'; Value = 0.2 },
+        @{ Parameter = 'MaxConnectionsPerMinute'; Value = 0.5 }, @{ Parameter = 'MaxTotalConnectionsPerMinute'; Value = 2.5 },
+        @{ Parameter = 'Backlog'; Value = 1.5 }, @{ Parameter = 'BufferSize'; Value = 4096.5 }, @{ Parameter = 'Port'; Value = '0.5' }) {
+        $before = @(Get-BlockingEchoServer).Count
+        $arguments = @{ $Parameter = $Value }
+        $err = { Start-BlockingEchoServer @arguments -AsJob } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*$Parameter*$Value*whole number*"
+        @(Get-BlockingEchoServer).Count | Should -Be $before
+    }
+
+    It 'refuses the issue''s whole command line rather than starting a server with limits off' {
+        $err = { Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec 0.5 -SendTimeoutSec 0.4 -MaxSessionSec 0.3 -MaxBytesPerConnection 0.4 -MaxBytesPerSecond 0.2 -MaxConnectionsPerMinute 0.5 } |
+            Should -Throw -PassThru
+        $err.Exception.Message | Should -BeLike '*0.4*whole number*'
+    }
+
+    It 'accepts whole numbers written as doubles or text' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob -MaxBytesPerConnection 1e6 -MaxConnectionsPerMinute '7'
+        try { $job.Server.Limits | Should -BeLike '*max 1000000 bytes per connection*max 7 connections/min per source*' }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'refuses <Value> seconds naming the value' -TestCases @(@{ Value = -0.5 }, @{ Value = 86400.5 }, @{ Value = [double]::NaN }) {
+        { Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec $Value } | Should -Throw -ErrorId 'ParameterArgumentValidationError,EchoPS.Commands.StartBlockingEchoServerCommand' -ExpectedMessage "*$Value*0 to 86400*"
+    }
+
+    It 'refuses a fractional -Port or -Id of <_>' -ForEach 'Stop-BlockingEchoServer', 'Get-BlockingEchoServer' {
+        { & $_ -Port 8080.5 } | Should -Throw -ExpectedMessage '*8080.5*whole number*'
+        { & $_ -Id 1.5 } | Should -Throw -ExpectedMessage '*1.5*whole number*'
+    }
+
+    It 'refuses a fractional count of Test-EchoRoundTrip' {
+        { Test-EchoRoundTrip 127.0.0.1 -Port 1 -Count 2.5 } | Should -Throw -ExpectedMessage '*2.5*whole number*'
+    }
+}
+
+Describe 'Job ids and server ids are one id space (item 3)' {
+    It 'stops exactly the server whose job id was given, with an unrelated job in the session' {
+        $unrelated = Start-ThreadJob -ScriptBlock { 1 }
+        $jobs = 1..4 | ForEach-Object { Start-BlockingEchoServer -Port 0 -AsJob }
+        try {
+            foreach ($job in $jobs) { $job.ServerId | Should -Be $job.Id }
+            $b = $jobs[1]
+            Stop-BlockingEchoServer -Id $b.Id
+            $b.Server.State | Should -Be 'Stopped'
+            foreach ($other in $jobs | Where-Object Id -NE $b.Id) { $other.Server.State | Should -Not -Be 'Stopped' }
+        }
+        finally {
+            $jobs | Remove-Job -Force
+            $unrelated | Remove-Job -Force
+        }
+    }
+
+    It 'says that no server has the id of an unrelated job' {
+        $unrelated = Start-ThreadJob -ScriptBlock { 1 }
+        try {
+            { Stop-BlockingEchoServer -Id $unrelated.Id -ErrorAction Stop } | Should -Throw -ErrorId 'ServerNotFound,EchoPS.Commands.StopBlockingEchoServerCommand'
+        }
+        finally { $unrelated | Remove-Job -Force }
+    }
+}
+
+Describe 'Canonical addresses only (item 8)' {
+    It 'refuses -AllowList <_> naming it' -ForEach '127.0.0.010', '0177.0.0.1', '0x7f.0.0.1', '127.1', '::ffff:127.0.0.010' {
+        $err = { Start-BlockingEchoServer -Port 0 -AllowList $_ -AsJob } | Should -Throw -ErrorId 'InvalidAllowList,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*'$_'*"
+    }
+
+    It 'refuses -Address <_> naming it' -ForEach '127.0.0.010', '0177.0.0.1', '0x7f.0.0.1', '[::1]:80' {
+        $err = { Start-BlockingEchoServer -Port 0 -Address $_ -AsJob } | Should -Throw -ErrorId 'InvalidAddress,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message.Contains("'$_'") | Should -BeTrue -Because $err.Exception.Message
+    }
+
+    It 'refuses the client target <_> locally, naming it, without resolving it' -ForEach '127.0.0.010', '0177.0.0.1', '0x7f.0.0.1', '999.1.1.1', '10.1' {
+        $err = { Test-EchoRoundTrip $_ -Port 1 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.TestEchoRoundTripCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*'$_'*"
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+
+    It 'still takes canonical forms: 127.0.0.10 in an allowlist is 127.0.0.10/32' {
+        $job = Start-BlockingEchoServer -Port 0 -AllowList 127.0.0.10, '::1' -AsJob
+        try { $job.Server.Limits | Should -BeLike '*allow 127.0.0.10/32, ::1/128*' }
+        finally { $job | Remove-Job -Force }
+    }
+}
+
+Describe 'Host and port in one target (item 13)' {
+    BeforeAll {
+        $v4 = Start-BlockingEchoServer -Port 0 -AsJob
+        $v6 = Start-BlockingEchoServer -Address '::1' -Port 0 -AsJob
+    }
+    AfterAll { $v4, $v6 | Remove-Job -Force }
+
+    It 'takes 127.0.0.1:port' {
+        $r = Test-EchoRoundTrip "127.0.0.1:$($v4.Port)"
+        $r.Status | Should -Be 'Success'
+        $r.Port | Should -Be $v4.Port
+        $r.TargetName | Should -Be '127.0.0.1'
+    }
+
+    It 'takes [::1]:port' {
+        $r = Test-EchoRoundTrip "[::1]:$($v6.Port)"
+        $r.Status | Should -Be 'Success'
+        $r.Port | Should -Be $v6.Port
+        $r.Address | Should -Be '::1'
+    }
+
+    It 'refuses a port in the target that contradicts -Port' {
+        $err = { Test-EchoRoundTrip "127.0.0.1:$($v4.Port)" -Port 9 -ErrorAction Stop } | Should -Throw -ErrorId 'PortConflict,EchoPS.Commands.TestEchoRoundTripCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*$($v4.Port)*-Port 9*"
+    }
+
+    It 'refuses a bad port <_> in the target' -ForEach '127.0.0.1:0', '127.0.0.1:70000', '127.0.0.1:', '[::1]x' {
+        { Test-EchoRoundTrip $_ -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.TestEchoRoundTripCommand'
+    }
+}
+
+Describe 'Pipeline binding and stopping (items 15, 16)' {
+    It 'takes host names piped as strings' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            $results = '127.0.0.1', 'localhost' | Test-EchoRoundTrip -Port $job.Port -IPv4
+            $results | Should -HaveCount 2
+            $results.TargetName | Should -Be '127.0.0.1', 'localhost'
+            $results.Status | Should -Be 'Success', 'Success'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'still binds a piped job by its Address and Port' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try { ($job | Test-EchoRoundTrip -Count 1).Status | Should -Be 'Success' }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'stops a server from an object with a <Property> property' -TestCases @(@{ Property = 'Port' }, @{ Property = 'ServerId' }) {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            [pscustomobject]@{ $Property = $job.$Property } | Stop-BlockingEchoServer
+            $job.Server.State | Should -Be 'Stopped'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'names only the type of an object it cannot stop' {
+        $err = { [pscustomobject]@{ Name = 'x' * 300 } | Stop-BlockingEchoServer -ErrorAction Stop } | Should -Throw -ErrorId 'NotAnEchoServer,EchoPS.Commands.StopBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -Not -BeLike '*xxxxxxxxxx*'
+        $err.Exception.Message.Length | Should -BeLessThan 250
+    }
+
+    It 'reports a second stop the same way by <Route>' -TestCases @(@{ Route = 'Port' }, @{ Route = 'Job' }, @{ Route = 'Server' }) {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            $server = $job.Server
+            $stop = switch ($Route) {
+                'Port' { { Stop-BlockingEchoServer -Port $job.Port -ErrorAction Stop } }
+                'Job' { { $job | Stop-BlockingEchoServer -ErrorAction Stop } }
+                'Server' { { $server | Stop-BlockingEchoServer -ErrorAction Stop } }
+            }
+            & $stop
+            $server.State | Should -Be 'Stopped'
+            $stop | Should -Throw -ErrorId 'ServerNotFound,EchoPS.Commands.StopBlockingEchoServerCommand'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+}
+
+Describe 'A blank host is a module error (item 17)' {
+    It 'refuses <_> with the id InvalidTarget' -ForEach '   ', "`t" {
+        $err = { Test-EchoRoundTrip $_ -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.TestEchoRoundTripCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -BeLike '*blank*'
+    }
+}
+
+Describe 'Listen addresses that cannot mean what they say (item 18)' {
+    It 'refuses -Address <Address> saying why' -TestCases @(
+        @{ Address = '::1%1'; Why = '*zone*::1*' }, @{ Address = '::ffff:127.0.0.1'; Why = '*IPv4-mapped*127.0.0.1*' },
+        @{ Address = '224.0.0.1'; Why = '*multicast*' }, @{ Address = 'ff02::1'; Why = '*multicast*' },
+        @{ Address = '255.255.255.255'; Why = '*broadcast*' }) {
+        $err = { Start-BlockingEchoServer -Port 0 -Address $Address -AsJob } | Should -Throw -ErrorId 'InvalidAddress,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike $Why
+        $err.Exception.Message | Should -BeLike "*'$Address'*"
+    }
+}
+
+Describe 'IPv4-mapped ranges, prefixes and an empty allowlist (items 19, 24)' {
+    It 'reads <Entry> as <Range>' -TestCases @(
+        @{ Entry = '::ffff:10.0.0.0/104'; Range = '10.0.0.0/8' }, @{ Entry = '::ffff:0:0/96'; Range = '0.0.0.0/0' },
+        @{ Entry = '::ffff:127.0.0.1'; Range = '127.0.0.1/32' }) {
+        $job = Start-BlockingEchoServer -Port 0 -AllowList $Entry -AsJob
+        try { $job.Server.Limits | Should -BeLike "allow $Range,*" }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'refuses the prefix of <Entry> saying what is allowed' -TestCases @(
+        @{ Entry = '::1/-0'; Allowed = '*0 to 128*' }, @{ Entry = '10.0.0.0/+8'; Allowed = '*0 to 32*' },
+        @{ Entry = '10.0.0.0/08'; Allowed = '*0 to 32*' }, @{ Entry = '::ffff:10.0.0.0/80'; Allowed = '*96 to 128*' }) {
+        $err = { Start-BlockingEchoServer -Port 0 -AllowList $Entry -AsJob } | Should -Throw -ErrorId 'InvalidAllowList,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike $Allowed
+        $err.Exception.Message | Should -BeLike "*'$Entry'*"
+    }
+
+    It 'refuses an empty -AllowList instead of allowing everyone' {
+        $before = @(Get-BlockingEchoServer).Count
+        $err = { Start-BlockingEchoServer -Port 0 -AllowList @() -AsJob } | Should -Throw -ErrorId 'InvalidAllowList,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike '*empty*'
+        @(Get-BlockingEchoServer).Count | Should -Be $before
+    }
+}
+
+Describe 'Session semantics (item 20)' {
+    It 'lists a server started in another runspace, and stops it when that runspace closes' {
+        $runspace = [runspacefactory]::CreateRunspace()
+        $runspace.Open()
+        $shell = [powershell]::Create($runspace)
+        try {
+            $port = $shell.AddScript("Import-Module '$ModuleManifest'; (Start-BlockingEchoServer -Port 0 -AsJob).Port").Invoke()[0]
+            $port | Should -BeGreaterThan 0
+            (Get-BlockingEchoServer -Port $port).Port | Should -Be $port -Because 'the server list is per process'
+        }
+        finally {
+            $shell.Dispose()
+            $runspace.Dispose()
+        }
+        Wait-Until { -not (Get-BlockingEchoServer | Where-Object Port -EQ $port) } | Should -BeTrue
+        Test-PortFree -Port $port | Should -BeTrue
+    }
+}
+
+Describe 'Help examples clean up after themselves (item 21)' {
+    It 'every example in <_> that starts a background server stops it' -ForEach (Get-ChildItem (Join-Path $PSScriptRoot '../../docs/help/*.md')).Name {
+        $text = Get-Content -Raw (Join-Path $PSScriptRoot "../../docs/help/$_")
+        $examples = [regex]::Matches($text, '(?ms)^### Example \d+:.*?(?=^### Example |^## PARAMETERS)')
+        foreach ($example in $examples.Value) {
+            $code = [regex]::Matches($example, '(?ms)^```powershell\r?\n(.*?)^```').ForEach({ $_.Groups[1].Value }) -join "`n"
+            $starts = [regex]::Matches($code, '(?m)^PS> .*(Start-BlockingEchoServer|Get-BlockingEchoServer)[^\r\n]*-AsJob').Count
+            if ($starts -gt 0) {
+                $code | Should -Match '(?m)^PS> .*(Stop-BlockingEchoServer|Stop-Job|Remove-Job)' -Because "$(($example -split "`n")[0]) starts a server"
+            }
+        }
+    }
+}
+
+Describe 'Completion and payload messages (item 23)' {
+    It 'completes -Port of Test-EchoRoundTrip with the running servers' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try { (Get-Completion 'Test-EchoRoundTrip 127.0.0.1 -Port ').CompletionText | Should -Contain "$($job.Port)" }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'names the byte out of range in -Payload <Payload>' -TestCases @(
+        @{ Payload = (300, 1); Bad = '*300*index 0*0 to 255*' }, @{ Payload = (1, -2); Bad = '*-2*index 1*0 to 255*' },
+        @{ Payload = (1, 2.5); Bad = '*2.5*index 1*0 to 255*' }) {
+        $err = { Test-EchoRoundTrip 127.0.0.1 -Port 1 -Payload $Payload } | Should -Throw -ErrorId 'InvalidPayload,EchoPS.Commands.TestEchoRoundTripCommand' -PassThru
+        $err.Exception.Message | Should -BeLike $Bad
+    }
+}
+
+Describe 'Objects from elsewhere stop only the server they name (items 3, 15)' {
+    It 'needs both ServerId and Port to match when an object has both' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            { [pscustomobject]@{ ServerId = $job.ServerId; Port = $job.Port + 1 } | Stop-BlockingEchoServer -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ServerNotFound,EchoPS.Commands.StopBlockingEchoServerCommand'
+            $job.Server.State | Should -Not -Be 'Stopped'
+            [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($job.Server)) | Stop-BlockingEchoServer
+            $job.Server.State | Should -Be 'Stopped'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+}
