@@ -1,17 +1,12 @@
-using System;
 using System.Collections.Generic;
 using EchoPS.LockDown;
-using FsCheck;
-using FsCheck.Fluent;
-using FsCheck.Xunit;
-using Xunit;
 
 namespace EchoPS.Tests
 {
     /// <summary>The echo throttle (a token bucket with a one-second burst), with an injected clock.</summary>
     public class ByteRateThrottleTests
     {
-        private static readonly DateTime T0 = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        private static readonly DateTime T0 = TestClock.T0;
 
         [Fact]
         public void A_new_bucket_holds_one_seconds_worth_then_makes_the_caller_wait_for_more()

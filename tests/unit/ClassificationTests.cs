@@ -1,9 +1,7 @@
-using System;
 using System.Net;
 using System.Net.Sockets;
 using EchoPS.Client;
 using EchoPS.Server;
-using Xunit;
 
 namespace EchoPS.Tests
 {

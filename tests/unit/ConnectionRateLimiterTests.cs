@@ -1,19 +1,14 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using EchoPS.LockDown;
-using FsCheck;
-using FsCheck.Fluent;
-using FsCheck.Xunit;
-using Xunit;
 
 namespace EchoPS.Tests
 {
     /// <summary>The connection rate limiter with an injected clock: its 60-second window, its sweep and its two scopes.</summary>
     public class ConnectionRateLimiterTests
     {
-        private static readonly DateTime T0 = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        private static readonly DateTime T0 = TestClock.T0;
         private static readonly IPAddress A = IPAddress.Parse("192.0.2.1");
         private static readonly IPAddress B = IPAddress.Parse("192.0.2.2");
 

@@ -1,7 +1,6 @@
 using System.IO;
 using System.Linq;
 using EchoPS.Server;
-using Xunit;
 
 namespace EchoPS.Tests
 {

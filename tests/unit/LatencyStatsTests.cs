@@ -1,8 +1,6 @@
-using System;
 using System.Diagnostics;
 using System.Linq;
 using EchoPS.Client;
-using Xunit;
 
 namespace EchoPS.Tests
 {

@@ -1,9 +1,7 @@
-using System;
 using System.Net;
 using EchoPS.Client;
 using EchoPS.LockDown;
 using EchoPS.Server;
-using Xunit;
 
 namespace EchoPS.Tests
 {

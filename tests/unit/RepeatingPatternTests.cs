@@ -1,10 +1,5 @@
-using System;
 using System.Linq;
 using EchoPS.Client;
-using FsCheck;
-using FsCheck.Fluent;
-using FsCheck.Xunit;
-using Xunit;
 
 namespace EchoPS.Tests
 {
