@@ -2,15 +2,17 @@
 .SYNOPSIS
     The EchoPS benchmark: EchoPS against a C blocking echo server and socat on loopback, pinned and unpinned.
 .DESCRIPTION
-    Builds the C peer server and client (bench/*.c) with gcc, installs socat, gnuplot, strace and perf with apt-get
-    when they are missing, then measures every server with the same clients, in alternation (C, socat, EchoPS, C,
+    Builds the C peer server and client (bench/*.c) with gcc, installs gcc, taskset, socat, gnuplot, strace and perf
+    with apt-get when they are missing (build/DevTools.psm1's Install-DebianTool; ECHOPS_NO_INSTALL=1 turns that off),
+    then measures every server with the same clients, in alternation (C, socat, EchoPS, C,
     socat, EchoPS ...) so machine drift cancels: round trip p50/p99 (32-byte messages, TCP_NODELAY), streamed
     throughput (64 KiB writes, read back concurrently and verified), sequential connections per second, the queue
     wait of concurrent clients and each server's peak memory. Each figure runs twice: server and client pinned to
     one CPU (judges our code path) and unpinned (shows the scheduler). Then: a -BufferSize sweep, queue wait against
     number of clients, strace -c and perf stat of each server, EchoPS allocations per echo, Import-Module time and
     stop latency. Prints the table and writes bench.json, bench.csv and charts (PNG) to -OutDir; raw data goes to
-    its raw/ folder.
+    its raw/ folder. An optional tool that is missing (socat, gnuplot, strace, perf) skips the parts that need it,
+    saying what was skipped and why; gcc and taskset are required.
     The build (build.ps1 -Task Bench) must have assembled module/ first.
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Bench -Quick
@@ -35,6 +37,7 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $PSStyle.OutputRendering = 'PlainText'
+Import-Module (Join-Path $PSScriptRoot 'DevTools.psm1') -Force
 
 $RepoRoot = Split-Path $PSScriptRoot -Parent
 $BenchDir = Join-Path $RepoRoot 'bench'
@@ -71,28 +74,36 @@ $Failures = [Collections.Generic.List[object]]::new()
 
 function Write-Step([string] $Text) { Write-Host "[$([DateTime]::Now.ToString('HH:mm:ss'))] $Text" }
 
+# Tools the bench needs (command -> Debian package); without a required one it cannot run at all.
+$RequiredTools = [ordered]@{ gcc = 'gcc'; taskset = 'util-linux' }
+# Optional tools, and what is skipped without each.
+$OptionalTools = [ordered]@{
+    socat = @{ Package = 'socat'; Parts = 'the socat server' }
+    gnuplot = @{ Package = 'gnuplot-nox'; Parts = 'the charts' }
+    strace = @{ Package = 'strace'; Parts = 'syscalls per echo and per connection' }
+    perf = @{ Package = 'linux-perf'; Parts = 'perf stat per echo' }
+}
+
+# Installs what is missing; a missing optional tool is recorded in $Skipped with what it skips and why.
 function Install-BenchTool {
-    # command -> Debian package
-    $needed = [ordered]@{ gcc = 'gcc'; socat = 'socat'; gnuplot = 'gnuplot-nox'; strace = 'strace'; perf = 'linux-perf'; taskset = 'util-linux' }
-    $missing = @($needed.Keys | Where-Object { -not (Test-Tool $_) })
-    if ($missing.Count -eq 0) { return }
-    $packages = $missing | ForEach-Object { $needed[$_] }
-    Write-Step "Installing $($packages -join ', ') with apt-get..."
-    $useSudo = (& id -u) -ne '0' -and (Test-Tool sudo)
-    $env:DEBIAN_FRONTEND = 'noninteractive'
-    $log = Join-Path $RawDir 'apt.log'
-    foreach ($arguments in @(, @('update', '-qq')) + @(, @('install', '-y', '-qq', '--no-install-recommends') + $packages)) {
-        if ($useSudo) { & sudo -E apt-get @arguments *>> $log } else { & apt-get @arguments *>> $log }
-    }
-    foreach ($tool in $missing) {
-        if (-not (Test-Tool $tool)) {
-            if ($tool -in 'gcc', 'taskset') { throw "The bench needs $tool and apt-get could not install it (see $RawDir/apt.log)." }
-            Write-Warning "$tool could not be installed (see $RawDir/apt.log): the parts that need it are skipped."
-        }
+    $tools = [ordered]@{}
+    foreach ($name in $RequiredTools.Keys) { $tools[$name] = $RequiredTools[$name] }
+    foreach ($name in $OptionalTools.Keys) { $tools[$name] = $OptionalTools[$name].Package }
+    $missing = @($tools.Keys | Where-Object { -not (Test-Tool $_) })
+    if ($missing.Count -and $env:ECHOPS_NO_INSTALL -ne '1') { Write-Step "Installing $(($missing | ForEach-Object { $tools[$_] }) -join ', ') with apt-get (log: $RawDir/apt.log)..." }
+    foreach ($tool in Install-DebianTool -Tools $tools -LogPath (Join-Path $RawDir 'apt.log')) {
+        if ($tool.Installed) { Write-Step "Installed $($tool.Package) for $($tool.Command)." }
+        if ($tool.Available) { continue }
+        if ($RequiredTools.Contains($tool.Command)) { throw "The bench needs $($tool.Command): $($tool.Reason)." }
+        Add-Skip $OptionalTools[$tool.Command].Parts $tool.Reason
     }
 }
 
-function Test-Tool([string] $Name) { [bool](Get-Command $Name -CommandType Application -ErrorAction SilentlyContinue) }
+# A part of the bench that did not run, and why: in the results file and in the closing warnings.
+function Add-Skip([string] $Part, [string] $Reason) {
+    Write-Step "Skipping ${Part}: $Reason."
+    $Skipped.Add("${Part}: $Reason")
+}
 
 function Build-CPeer {
     $null = New-Item -ItemType Directory -Force $BinDir
@@ -100,12 +111,6 @@ function Build-CPeer {
         & gcc -O2 -Wall -Wextra -Werror -pthread -o (Join-Path $BinDir $name) (Join-Path $BenchDir "$name.c")
         if ($LASTEXITCODE -ne 0) { throw "gcc could not build bench/$name.c." }
     }
-}
-
-function Get-FreePort {
-    $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-    $probe.Start()
-    try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
 }
 
 # True once something listens on 127.0.0.1:$Port (read from /proc, so probing opens no connection).
@@ -136,12 +141,10 @@ function Start-EchoPeer {
     $process = Start-Process -FilePath $command[0] -ArgumentList (ConvertTo-ArgumentString $command[1..($command.Count - 1)]) `
         -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
     $Started.Add($process)
-    $deadline = [DateTime]::UtcNow.AddSeconds(30)
-    while (-not (Test-Listening $port)) {
-        if ($process.HasExited) { throw "$Name server exited before listening: $(Get-Content -Raw "$log.err")" }
-        if ([DateTime]::UtcNow -gt $deadline) { throw "$Name server did not listen on port $port within 30 s." }
-        Start-Sleep -Milliseconds 20
-    }
+    # A pwsh starting on a busy 2-core machine can take well over 30 s; the bound only stops a hang.
+    $listening = Wait-Until { (Test-Listening $port) -or $process.HasExited } -TimeoutMs 180000
+    if ($process.HasExited) { throw "$Name server exited before listening: $(Get-Content -Raw "$log.err")" }
+    if (-not $listening) { throw "$Name server did not listen on port $port within 180 s." }
     [pscustomobject]@{ Name = $Name; Port = $port; Process = $process; Placement = ($Pinned ? 'pinned' : 'unpinned'); Log = $log; PeakMiB = $null }
 }
 
@@ -179,8 +182,8 @@ function Stop-EchoPeer($Peer) {
 
 function Invoke-EchoClient {
     param([Parameter(Mandatory)] [string] $Mode, [Parameter(Mandatory)] [int] $Port, [object[]] $Arguments, [bool] $Pinned)
-    # Bounded: a stalled server (or client) ends the run after 30 s instead of hanging the bench.
-    $command = @('timeout', '30') + @(Get-Placement $Pinned) + @($ClientExe, $Mode, $Port) + $Arguments
+    # Bounded: a stalled server (or client) ends the run after 120 s instead of hanging the bench.
+    $command = @('timeout', '120') + @(Get-Placement $Pinned) + @($ClientExe, $Mode, $Port) + $Arguments
     $errors = Join-Path $RawDir 'client.err'
     $line = & $command[0] $command[1..($command.Count - 1)] 2> $errors
     if ($LASTEXITCODE -ne 0) { throw "echo_client $Mode against port $Port failed ($LASTEXITCODE): $(Get-Content -Raw $errors)" }
@@ -195,13 +198,6 @@ function Invoke-BenchScript([string] $Script, [hashtable] $Parameters, [bool] $P
     $output = & $command[0] $command[1..($command.Count - 1)] 2> (Join-Path $RawDir "$Script.err")
     if ($LASTEXITCODE -ne 0) { throw "$Script failed ($LASTEXITCODE): $output $(Get-Content -Raw (Join-Path $RawDir "$Script.err"))" }
     ($output | Select-Object -Last 1) | ConvertFrom-Json
-}
-
-function Get-Median([double[]] $Values) {
-    if (-not $Values) { return $null }
-    $sorted = @($Values | Sort-Object)
-    $middle = [math]::Floor($sorted.Count / 2)
-    if ($sorted.Count % 2) { $sorted[$middle] } else { ($sorted[$middle - 1] + $sorted[$middle]) / 2 }
 }
 
 #endregion
@@ -368,7 +364,7 @@ function Stop-Tracer([Diagnostics.Process] $Tracer) {
 
 # strace -c -f of each server over a fixed round-trip run and a fixed connection run: syscalls per echo and per connection.
 function Measure-Syscalls($Peers) {
-    if (-not (Test-Tool strace)) { $Skipped.Add('strace: not installed'); return }
+    if (-not (Test-Tool strace)) { return } # skipped, and said so, by Install-BenchTool
     foreach ($peer in $Peers) {
         foreach ($run in @(@{ Kind = 'rtt'; Arguments = @($Plan.TraceEchoes, $MessageSize, 0); Units = $Plan.TraceEchoes },
                 @{ Kind = 'conns'; Arguments = @($Plan.TraceConns); Units = $Plan.TraceConns })) {
@@ -403,7 +399,7 @@ function Read-StraceSummary([string] $File) {
 
 # perf stat of each pinned server over a fixed round-trip run: CPU time and context switches per echo.
 function Measure-PerfStat($Peers) {
-    if (-not (Test-Tool perf)) { $Skipped.Add('perf stat: not installed'); return }
+    if (-not (Test-Tool perf)) { return } # skipped, and said so, by Install-BenchTool
     foreach ($peer in $Peers) {
         Invoke-Tolerant 'perf' "perf stat of $($peer.Name)" { Measure-PerfStatOf $peer }
     }
@@ -550,7 +546,7 @@ function Get-TargetResults($Rows, $Allocations, $Import, $Stop) {
 }
 
 function Write-Chart($Rows, $Sweep, $Queue) {
-    if (-not (Test-Tool gnuplot)) { $Skipped.Add('charts: gnuplot not installed'); return }
+    if (-not (Test-Tool gnuplot)) { return } # skipped, and said so, by Install-BenchTool
     $invariant = [Globalization.CultureInfo]::InvariantCulture
     # Latency histogram of the pinned runs, every round together: percent of messages per 0.5 us bin.
     $histogramData = foreach ($name in $Servers) {
@@ -630,7 +626,7 @@ $benchWatch = [Diagnostics.Stopwatch]::StartNew()
 try {
     Install-BenchTool
     Build-CPeer
-    if (-not (Test-Tool socat)) { $Servers = $Servers | Where-Object { $_ -ne 'socat' }; $Skipped.Add('socat: not installed') }
+    if (-not (Test-Tool socat)) { $Servers = $Servers | Where-Object { $_ -ne 'socat' } }
     $samples = [Collections.Generic.List[object]]::new()
     foreach ($placement in $Placements) {
         Write-Step "Measuring $($Servers -join ', ') $placement, $($Plan.Rounds) round(s) in alternation..."
@@ -663,7 +659,7 @@ $machine = [ordered]@{
     memory_gib = [math]::Round(((Get-Content /proc/meminfo -First 1) -replace '\D', '') / 1MB, 1)
     os = ((Get-Content /etc/os-release | Where-Object { $_ -like 'PRETTY_NAME=*' }) -replace '^PRETTY_NAME=|"', '')
     pwsh = $PSVersionTable.PSVersion.ToString(); dotnet = [Environment]::Version.ToString()
-    gcc = (& gcc -dumpfullversion); socat = ((& socat -V 2>$null | Select-String 'socat version') -replace '^.*version\s+(\S+).*$', '$1')
+    gcc = (& gcc -dumpfullversion); socat = if (Test-Tool socat) { (& socat -V 2>$null | Select-String 'socat version') -replace '^.*version\s+(\S+).*$', '$1' }
 }
 $report = [ordered]@{
     machine = $machine; quick = [bool]$Quick; pinned_cpu = $Cpu; plan = $Plan; seconds = [math]::Round($benchWatch.Elapsed.TotalSeconds)
