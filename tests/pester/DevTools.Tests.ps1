@@ -13,8 +13,9 @@ Describe 'Get-Median' {
         Get-Median @(4, 1, 3, 2) | Should -Be 2.5
     }
 
-    It 'returns nothing for no values' {
+    It 'returns nothing for no values, and 0 for a single 0' {
         Get-Median @() | Should -BeNullOrEmpty
+        Get-Median @(0) | Should -BeExactly ([double]0)
     }
 }
 
