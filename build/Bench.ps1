@@ -680,7 +680,8 @@ function Show-BenchReport($Run, $Rows, $TargetResults) {
     Write-Host 'Targets (EchoPS against the C server, same run):'
     $TargetResults | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
     Write-Host 'Syscalls per echo (rtt run) and per connection (conns run), strace -c -f of the server, unpinned:'
-    $Run.Syscalls | Where-Object PerUnit -ge 0.01 | Sort-Object Run, Server, { -$_.Calls } |
+    # Without strace the run has no syscalls ($null, which Where-Object's simple form refuses).
+    $Run.Syscalls | Where-Object { $_ -and $_.PerUnit -ge 0.01 } | Sort-Object Run, Server, { -$_.Calls } |
         Format-Table Run, Server, Syscall, Calls, Errors, PerUnit -AutoSize | Out-String -Width 200 | Write-Host
     Write-Host 'perf stat per echo (pinned):'
     $Run.PerfStat | Format-Table Server, CpuUsPerEcho, SwitchesPerEcho, HardwareCounters -AutoSize | Out-String -Width 200 | Write-Host
