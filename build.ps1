@@ -4,8 +4,9 @@
 .DESCRIPTION
     Build   (default) compiles src/EchoPS in Release with warnings as errors and assembles the importable module in module/.
     Test    builds, runs the engine's unit tests (tests/unit, dotnet test), restores Pester into .tools/ and runs every
-            test in tests/pester in a fresh pwsh; the last line sums both, "N passed, N failed[, N skipped]", and the
-            exit code is non-zero on any failure.
+            test in tests/pester in a fresh pwsh; skipped tests are listed with their reasons, the last line sums both,
+            "N passed, N failed[, N skipped]", and the exit code is non-zero on any failure. -Repeat N runs the suite N
+            times in a row (to catch flaky tests), prints each run's closing line and ends with one line summing all runs.
     Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C.
     Bench   runs the benchmark (build/Bench.ps1): EchoPS against C and socat peers, table and results/ files.
     Package builds the versioned module folder and .nupkg under out/ (build/Package.ps1).
@@ -25,6 +26,10 @@ param(
     # Test: run only tests/pester/<TestName>.Tests.ps1 (a wildcard is allowed), or 'Unit' for the unit tests only;
     # all of them by default. The unit tests run when the name matches 'Unit' ('*' does, 'Server' does not).
     [string] $TestName = '',
+
+    # Test: run the suite this many times in a row (each in a fresh pwsh), then sum the runs.
+    [ValidateRange(1, 1000)]
+    [int] $Repeat = 1,
 
     # Bench: a short smoke run instead of the full measurement.
     [switch] $Quick
@@ -108,25 +113,56 @@ function Invoke-PesterTest {
     [pscustomobject]@{ Passed = [int]$Matches[1]; Failed = $failed; Skipped = [int]$Matches[4] }
 }
 
+# One run of the selected tests: the unit tests, then Pester. Prints the run's closing line and returns its counts.
+function Invoke-TestRun([bool] $RunUnit, [bool] $RunPester) {
+    $parts = [ordered]@{}
+    if ($RunUnit) { $parts['unit'] = Invoke-UnitTest }
+    if ($RunPester) { $parts['Pester'] = Invoke-PesterTest }
+    $total = [pscustomobject]@{
+        Passed  = [int]($parts.Values | Measure-Object Passed -Sum).Sum
+        Failed  = [int]($parts.Values | Measure-Object Failed -Sum).Sum
+        Skipped = [int]($parts.Values | Measure-Object Skipped -Sum).Sum
+    }
+    Write-Host ''
+    Write-Host (($parts.GetEnumerator() | ForEach-Object { "$($_.Key): $($_.Value.Passed) passed, $($_.Value.Failed) failed, $($_.Value.Skipped) skipped" }) -join '; ')
+    Write-Host (Format-TestLine $total)
+    $total
+}
+
+function Format-TestLine($Counts) {
+    $line = "$($Counts.Passed) passed, $($Counts.Failed) failed"
+    if ($Counts.Skipped -gt 0) { $line += ", $($Counts.Skipped) skipped" }
+    $line
+}
+
 # Unit tests run with no -TestName or with one that matches 'Unit'; Pester runs the tests/pester files that match.
+# With -Repeat N the same selection runs N times in a row; the last line sums every run.
 function Invoke-Test {
     Invoke-Build
     $pattern = if ($TestName) { $TestName } else { '*' }
     $runUnit = 'Unit' -like $pattern
     $runPester = [bool](Get-ChildItem (Join-Path $RepoRoot 'tests/pester') -Filter "$pattern.Tests.ps1")
     if (-not $runUnit -and -not $runPester) { throw "No tests match -TestName '$TestName': use Unit or the name of a tests/pester/<Name>.Tests.ps1 file." }
-    $parts = [ordered]@{}
-    if ($runUnit) { $parts['unit'] = Invoke-UnitTest }
-    if ($runPester) { $parts['Pester'] = Invoke-PesterTest }
-    $passed = ($parts.Values | Measure-Object Passed -Sum).Sum
-    $failed = ($parts.Values | Measure-Object Failed -Sum).Sum
-    $skipped = ($parts.Values | Measure-Object Skipped -Sum).Sum
-    Write-Host ''
-    Write-Host (($parts.GetEnumerator() | ForEach-Object { "$($_.Key): $($_.Value.Passed) passed, $($_.Value.Failed) failed, $($_.Value.Skipped) skipped" }) -join '; ')
-    $line = "$passed passed, $failed failed"
-    if ($skipped -gt 0) { $line += ", $skipped skipped" }
-    Write-Host $line
-    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+    $runs = foreach ($run in 1..$Repeat) {
+        if ($Repeat -gt 1) { Write-Host "=== Test run $run of $Repeat ===" }
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $counts = Invoke-TestRun $runUnit $runPester
+        $counts | Add-Member Run $run -PassThru | Add-Member Seconds ([math]::Round($watch.Elapsed.TotalSeconds)) -PassThru
+    }
+    $failedRuns = @($runs | Where-Object { $_.Failed -gt 0 -or $_.Passed -eq 0 }).Count
+    if ($Repeat -gt 1) {
+        Write-Host ''
+        foreach ($r in $runs) { Write-Host "Run $($r.Run): $(Format-TestLine $r) ($($r.Seconds) s)" }
+        Write-Host "$Repeat runs, $failedRuns failed."
+        $sum = [pscustomobject]@{
+            Passed  = [int]($runs | Measure-Object Passed -Sum).Sum
+            Failed  = [int]($runs | Measure-Object Failed -Sum).Sum
+            Skipped = [int]($runs | Measure-Object Skipped -Sum).Sum
+        }
+        Write-Host (Format-TestLine $sum)
+    }
+    if ($failedRuns -gt 0) { exit 1 }
+}
 }
 
 function Invoke-Serve {

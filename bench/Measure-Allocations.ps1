@@ -17,6 +17,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
+Import-Module (Join-Path $PSScriptRoot '../build/DevTools.psm1')
 
 function Measure-ClientRun([object[]] $Arguments) {
     $before = [GC]::GetTotalAllocatedBytes($true)
@@ -26,7 +27,6 @@ function Measure-ClientRun([object[]] $Arguments) {
     $after - $before
 }
 
-function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[math]::Floor($Values.Count / 2)] }
 
 $job = Start-BlockingEchoServer -Port 0 -AsJob
 try {

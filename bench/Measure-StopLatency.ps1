@@ -15,17 +15,11 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
 
-function Wait-Condition([scriptblock] $Condition, [string] $What) {
-    $deadline = [DateTime]::UtcNow.AddSeconds(10)
-    while (-not (& $Condition)) {
-        if ([DateTime]::UtcNow -gt $deadline) { throw "Timed out waiting for $What." }
-        Start-Sleep -Milliseconds 5
-    }
-}
+Import-Module (Join-Path $PSScriptRoot '../build/DevTools.psm1')
 
-function Get-FreePort {
-    $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-    $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop(); $port
+# Waits (bounded: 10 s) until $Condition holds; the measurement cannot go on without it, so a timeout throws.
+function Assert-Eventually([scriptblock] $Condition, [string] $What) {
+    if (-not (Wait-Until $Condition -TimeoutMs 10000 -IntervalMs 5)) { throw "Timed out waiting for $What." }
 }
 
 # Puts a running server on $Port into $State; returns what must be closed afterwards.
@@ -38,8 +32,8 @@ function Enter-State([int] $Port, [string] $State) {
         'ServingStream' { $held.Add((Start-Process $ClientExe -ArgumentList 'stream', $Port, 1TB, 65536 -PassThru -RedirectStandardError '/dev/null')) }
         'ServingWithQueue' { foreach ($i in 1..3) { $held.Add([Net.Sockets.TcpClient]::new('127.0.0.1', $Port)) } }
     }
-    if ($State -ne 'Listening') { Wait-Condition { (& $server).State -eq 'Serving' } "server on $Port to serve" }
-    if ($State -eq 'ServingStream') { Wait-Condition { (& $server).BytesEchoed -gt 1MB } "the stream to flow" }
+    if ($State -ne 'Listening') { Assert-Eventually { (& $server).State -eq 'Serving' } "server on $Port to serve" }
+    if ($State -eq 'ServingStream') { Assert-Eventually { (& $server).BytesEchoed -gt 1MB } "the stream to flow" }
     $held
 }
 
@@ -62,7 +56,7 @@ foreach ($state in $states) {
         $invocation = $ps.BeginInvoke()
         $held = @()
         try {
-            Wait-Condition { Get-BlockingEchoServer -Port $port -ErrorAction SilentlyContinue } "server on $port to listen"
+            Assert-Eventually { Get-BlockingEchoServer -Port $port -ErrorAction SilentlyContinue } "server on $port to listen"
             $held = Enter-State $port $state
             $watch = [Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()

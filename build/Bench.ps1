@@ -2,15 +2,17 @@
 .SYNOPSIS
     The EchoPS benchmark: EchoPS against a C blocking echo server and socat on loopback, pinned and unpinned.
 .DESCRIPTION
-    Builds the C peer server and client (bench/*.c) with gcc, installs socat, gnuplot, strace and perf with apt-get
-    when they are missing, then measures every server with the same clients, in alternation (C, socat, EchoPS, C,
+    Builds the C peer server and client (bench/*.c) with gcc, installs gcc, taskset, socat, gnuplot, strace and perf
+    with apt-get when they are missing (build/DevTools.psm1's Install-DebianTool; ECHOPS_NO_INSTALL=1 turns that off),
+    then measures every server with the same clients, in alternation (C, socat, EchoPS, C,
     socat, EchoPS ...) so machine drift cancels: round trip p50/p99 (32-byte messages, TCP_NODELAY), streamed
     throughput (64 KiB writes, read back concurrently and verified), sequential connections per second, the queue
     wait of concurrent clients and each server's peak memory. Each figure runs twice: server and client pinned to
     one CPU (judges our code path) and unpinned (shows the scheduler). Then: a -BufferSize sweep, queue wait against
     number of clients, strace -c and perf stat of each server, EchoPS allocations per echo, Import-Module time and
     stop latency. Prints the table and writes bench.json, bench.csv and charts (PNG) to -OutDir; raw data goes to
-    its raw/ folder.
+    its raw/ folder. An optional tool that is missing (socat, gnuplot, strace, perf) skips the parts that need it,
+    saying what was skipped and why; gcc and taskset are required.
     The build (build.ps1 -Task Bench) must have assembled module/ first.
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Bench -Quick
@@ -35,6 +37,7 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $PSStyle.OutputRendering = 'PlainText'
+Import-Module (Join-Path $PSScriptRoot 'DevTools.psm1') -Force
 
 $RepoRoot = Split-Path $PSScriptRoot -Parent
 $BenchDir = Join-Path $RepoRoot 'bench'
@@ -48,17 +51,38 @@ $ServerExe = Join-Path $BinDir 'echo_server'
 $ClientExe = Join-Path $BinDir 'echo_client'
 
 # Sizes of each figure: the issue's for a full run, small ones for a smoke run.
-$Plan = if ($Quick) {
-    @{ Rounds = 1; RttCount = 2000; RttWarmup = 500; StreamBytes = 16MB; Conns = 200; Hold = 20; QueueMax = 3
+$Plans = @{
+    Full = @{ Rounds = 5; RttCount = 20000; RttWarmup = 2000; StreamBytes = 256MB; Conns = 2000; Hold = 20; QueueMax = 8
+        Sweep = @(4KB, 16KB, 64KB, 256KB, 1MB); SweepRounds = 3; TraceEchoes = 10000; TraceConns = 1000
+        ImportRuns = 7; StopRepeats = 5; AllocEchoes = 20000; AllocConns = 1000; AllocMiB = 128; AllocRepeats = 3 }
+    Quick = @{ Rounds = 1; RttCount = 2000; RttWarmup = 500; StreamBytes = 16MB; Conns = 200; Hold = 20; QueueMax = 3
         Sweep = @(4KB, 64KB); SweepRounds = 1; TraceEchoes = 1000; TraceConns = 100; ImportRuns = 1; StopRepeats = 1
         AllocEchoes = 5000; AllocConns = 200; AllocMiB = 16; AllocRepeats = 1 }
 }
-else {
-    @{ Rounds = 5; RttCount = 20000; RttWarmup = 2000; StreamBytes = 256MB; Conns = 2000; Hold = 20; QueueMax = 8
-        Sweep = @(4KB, 16KB, 64KB, 256KB, 1MB); SweepRounds = 3; TraceEchoes = 10000; TraceConns = 1000
-        ImportRuns = 7; StopRepeats = 5; AllocEchoes = 20000; AllocConns = 1000; AllocMiB = 128; AllocRepeats = 3 }
-}
+$Plan = $Plans[$Quick ? 'Quick' : 'Full']
 if ($Rounds -gt 0) { $Plan.Rounds = $Rounds }
+
+# The targets EchoPS is judged by, as data: what is measured (from the pinned echo_client rows, $EchoPS and $PS, and
+# the other figures), the goal as text and the test of it ($null: measured, no goal). A target whose figure the run
+# lacks (-When is false) is left out.
+$Targets = @(
+    @{ Target = 'RTT p50 vs C (pinned)'; Goal = '<= 1.05x'; Measured = { $EchoPS.rtt_p50_us_x_c }; Met = { $args[0] -le 1.05 } }
+    @{ Target = 'RTT p99 vs C (pinned)'; Goal = '<= 1.10x'; Measured = { $EchoPS.rtt_p99_us_x_c }; Met = { $args[0] -le 1.10 } }
+    @{ Target = 'Stream MiB/s vs C (pinned)'; Goal = '>= 1.80x'; Measured = { $EchoPS.stream_mib_s_x_c }; Met = { $args[0] -ge 1.8 } }
+    @{ Target = 'Conns/s vs C, events on (pinned)'; Goal = '>= 1.00x'; Measured = { $EchoPS.conns_per_s_x_c }; Met = { $args[0] -ge 1.0 } }
+    @{ Target = 'Heap bytes per echo (steady state)'; Goal = '< 1 (zero; residue is the shell)'; When = { $Allocations }
+        Measured = { $Allocations.bytes_per_echo }; Met = { $args[0] -lt 1 } }
+    @{ Target = 'Heap bytes per connection'; Goal = 'bounded, measured'; When = { $Allocations }; Measured = { $Allocations.bytes_per_connection } }
+    @{ Target = 'Test-EchoRoundTrip p50 vs echo_client (EchoPS, pinned)'; Goal = '<= 1.10x'; When = { $PS -and $EchoPS }
+        Measured = { [math]::Round($PS.rtt_p50_us / $EchoPS.rtt_p50_us, 3) }; Met = { $args[0] -le 1.10 } }
+    @{ Target = 'Test-EchoRoundTrip p50 vs echo_client'; Goal = '<= 1.10x'; When = { -not ($PS -and $EchoPS) }; Measured = { 'not measured' } }
+    @{ Target = 'Stop latency, worst state and route'; Goal = '< 100 ms'; When = { $Stop }
+        Measured = { [math]::Round(($Stop.PSObject.Properties.Value | ForEach-Object { $_.foreground_ms + $_.job_ms } | Measure-Object -Maximum).Maximum, 1) }
+        Met = { $args[0] -lt 100 } }
+    @{ Target = 'Import-Module EchoPS, own cost (ms)'; Goal = '< 50 ms'; When = { $Import }; Measured = { $Import.OwnMs }; Met = { $args[0] -lt 50 } }
+    @{ Target = 'Import-Module EchoPS, cold first import (ms)'; Goal = '< 50 ms'; When = { $Import }; Measured = { $Import.ColdMs }; Met = { $args[0] -lt 50 } }
+    @{ Target = 'pwsh start to exit, with minus without import (ms)'; Goal = '< 50 ms'; When = { $Import }; Measured = { $Import.WallDeltaMs }; Met = { $args[0] -lt 50 } }
+)
 $MessageSize = 32
 $ChunkSize = 64KB
 $Servers = 'C', 'socat', 'EchoPS'
@@ -71,28 +95,36 @@ $Failures = [Collections.Generic.List[object]]::new()
 
 function Write-Step([string] $Text) { Write-Host "[$([DateTime]::Now.ToString('HH:mm:ss'))] $Text" }
 
+# Tools the bench needs (command -> Debian package); without a required one it cannot run at all.
+$RequiredTools = [ordered]@{ gcc = 'gcc'; taskset = 'util-linux' }
+# Optional tools, and what is skipped without each.
+$OptionalTools = [ordered]@{
+    socat = @{ Package = 'socat'; Parts = 'the socat server' }
+    gnuplot = @{ Package = 'gnuplot-nox'; Parts = 'the charts' }
+    strace = @{ Package = 'strace'; Parts = 'syscalls per echo and per connection' }
+    perf = @{ Package = 'linux-perf'; Parts = 'perf stat per echo' }
+}
+
+# Installs what is missing; a missing optional tool is recorded in $Skipped with what it skips and why.
 function Install-BenchTool {
-    # command -> Debian package
-    $needed = [ordered]@{ gcc = 'gcc'; socat = 'socat'; gnuplot = 'gnuplot-nox'; strace = 'strace'; perf = 'linux-perf'; taskset = 'util-linux' }
-    $missing = @($needed.Keys | Where-Object { -not (Test-Tool $_) })
-    if ($missing.Count -eq 0) { return }
-    $packages = $missing | ForEach-Object { $needed[$_] }
-    Write-Step "Installing $($packages -join ', ') with apt-get..."
-    $useSudo = (& id -u) -ne '0' -and (Test-Tool sudo)
-    $env:DEBIAN_FRONTEND = 'noninteractive'
-    $log = Join-Path $RawDir 'apt.log'
-    foreach ($arguments in @(, @('update', '-qq')) + @(, @('install', '-y', '-qq', '--no-install-recommends') + $packages)) {
-        if ($useSudo) { & sudo -E apt-get @arguments *>> $log } else { & apt-get @arguments *>> $log }
-    }
-    foreach ($tool in $missing) {
-        if (-not (Test-Tool $tool)) {
-            if ($tool -in 'gcc', 'taskset') { throw "The bench needs $tool and apt-get could not install it (see $RawDir/apt.log)." }
-            Write-Warning "$tool could not be installed (see $RawDir/apt.log): the parts that need it are skipped."
-        }
+    $tools = [ordered]@{}
+    foreach ($name in $RequiredTools.Keys) { $tools[$name] = $RequiredTools[$name] }
+    foreach ($name in $OptionalTools.Keys) { $tools[$name] = $OptionalTools[$name].Package }
+    $missing = @($tools.Keys | Where-Object { -not (Test-Tool $_) })
+    if ($missing.Count -and $env:ECHOPS_NO_INSTALL -ne '1') { Write-Step "Installing $(($missing | ForEach-Object { $tools[$_] }) -join ', ') with apt-get (log: $RawDir/apt.log)..." }
+    foreach ($tool in Install-DebianTool -Tools $tools -LogPath (Join-Path $RawDir 'apt.log')) {
+        if ($tool.Installed) { Write-Step "Installed $($tool.Package) for $($tool.Command)." }
+        if ($tool.Available) { continue }
+        if ($RequiredTools.Contains($tool.Command)) { throw "The bench needs $($tool.Command): $($tool.Reason)." }
+        Add-Skip $OptionalTools[$tool.Command].Parts $tool.Reason
     }
 }
 
-function Test-Tool([string] $Name) { [bool](Get-Command $Name -CommandType Application -ErrorAction SilentlyContinue) }
+# A part of the bench that did not run, and why: in the results file and in the closing warnings.
+function Add-Skip([string] $Part, [string] $Reason) {
+    Write-Step "Skipping ${Part}: $Reason."
+    $Skipped.Add("${Part}: $Reason")
+}
 
 function Build-CPeer {
     $null = New-Item -ItemType Directory -Force $BinDir
@@ -100,12 +132,6 @@ function Build-CPeer {
         & gcc -O2 -Wall -Wextra -Werror -pthread -o (Join-Path $BinDir $name) (Join-Path $BenchDir "$name.c")
         if ($LASTEXITCODE -ne 0) { throw "gcc could not build bench/$name.c." }
     }
-}
-
-function Get-FreePort {
-    $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-    $probe.Start()
-    try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
 }
 
 # True once something listens on 127.0.0.1:$Port (read from /proc, so probing opens no connection).
@@ -136,12 +162,10 @@ function Start-EchoPeer {
     $process = Start-Process -FilePath $command[0] -ArgumentList (ConvertTo-ArgumentString $command[1..($command.Count - 1)]) `
         -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
     $Started.Add($process)
-    $deadline = [DateTime]::UtcNow.AddSeconds(30)
-    while (-not (Test-Listening $port)) {
-        if ($process.HasExited) { throw "$Name server exited before listening: $(Get-Content -Raw "$log.err")" }
-        if ([DateTime]::UtcNow -gt $deadline) { throw "$Name server did not listen on port $port within 30 s." }
-        Start-Sleep -Milliseconds 20
-    }
+    # A pwsh starting on a busy 2-core machine can take well over 30 s; the bound only stops a hang.
+    $listening = Wait-Until { (Test-Listening $port) -or $process.HasExited } -TimeoutMs 180000
+    if ($process.HasExited) { throw "$Name server exited before listening: $(Get-Content -Raw "$log.err")" }
+    if (-not $listening) { throw "$Name server did not listen on port $port within 180 s." }
     [pscustomobject]@{ Name = $Name; Port = $port; Process = $process; Placement = ($Pinned ? 'pinned' : 'unpinned'); Log = $log; PeakMiB = $null }
 }
 
@@ -179,8 +203,8 @@ function Stop-EchoPeer($Peer) {
 
 function Invoke-EchoClient {
     param([Parameter(Mandatory)] [string] $Mode, [Parameter(Mandatory)] [int] $Port, [object[]] $Arguments, [bool] $Pinned)
-    # Bounded: a stalled server (or client) ends the run after 30 s instead of hanging the bench.
-    $command = @('timeout', '30') + @(Get-Placement $Pinned) + @($ClientExe, $Mode, $Port) + $Arguments
+    # Bounded: a stalled server (or client) ends the run after 120 s instead of hanging the bench.
+    $command = @('timeout', '120') + @(Get-Placement $Pinned) + @($ClientExe, $Mode, $Port) + $Arguments
     $errors = Join-Path $RawDir 'client.err'
     $line = & $command[0] $command[1..($command.Count - 1)] 2> $errors
     if ($LASTEXITCODE -ne 0) { throw "echo_client $Mode against port $Port failed ($LASTEXITCODE): $(Get-Content -Raw $errors)" }
@@ -195,13 +219,6 @@ function Invoke-BenchScript([string] $Script, [hashtable] $Parameters, [bool] $P
     $output = & $command[0] $command[1..($command.Count - 1)] 2> (Join-Path $RawDir "$Script.err")
     if ($LASTEXITCODE -ne 0) { throw "$Script failed ($LASTEXITCODE): $output $(Get-Content -Raw (Join-Path $RawDir "$Script.err"))" }
     ($output | Select-Object -Last 1) | ConvertFrom-Json
-}
-
-function Get-Median([double[]] $Values) {
-    if (-not $Values) { return $null }
-    $sorted = @($Values | Sort-Object)
-    $middle = [math]::Floor($sorted.Count / 2)
-    if ($sorted.Count % 2) { $sorted[$middle] } else { ($sorted[$middle - 1] + $sorted[$middle]) / 2 }
 }
 
 #endregion
@@ -230,7 +247,8 @@ function Invoke-Tolerant([string] $Who, [string] $What, [scriptblock] $Action) {
 }
 
 # The main figures: every server, every client, in alternation, per placement.
-function Measure-Placement([string] $Placement, [System.Collections.Generic.List[object]] $Samples) {
+function Measure-Placement([string] $Placement, [hashtable] $Run) {
+    $Samples = $Run.Samples
     $pinned = $Placement -eq 'pinned'
     $peers = @()
     try {
@@ -277,8 +295,8 @@ function Measure-Placement([string] $Placement, [System.Collections.Generic.List
             }
         }
         Write-Progress -Activity "Bench ($Placement)" -Completed
-        if ($pinned) { $script:QueueCurve = Measure-QueueCurve $peers; $script:PerfStat = Measure-PerfStat $peers }
-        else { $script:Syscalls = Measure-Syscalls $peers }
+        if ($pinned) { $Run.QueueCurve = Measure-QueueCurve $peers; $Run.PerfStat = Measure-PerfStat $peers }
+        else { $Run.Syscalls = Measure-Syscalls $peers }
     }
     finally {
         foreach ($peer in $peers) { Stop-EchoPeer $peer }
@@ -368,7 +386,7 @@ function Stop-Tracer([Diagnostics.Process] $Tracer) {
 
 # strace -c -f of each server over a fixed round-trip run and a fixed connection run: syscalls per echo and per connection.
 function Measure-Syscalls($Peers) {
-    if (-not (Test-Tool strace)) { $Skipped.Add('strace: not installed'); return }
+    if (-not (Test-Tool strace)) { return } # skipped, and said so, by Install-BenchTool
     foreach ($peer in $Peers) {
         foreach ($run in @(@{ Kind = 'rtt'; Arguments = @($Plan.TraceEchoes, $MessageSize, 0); Units = $Plan.TraceEchoes },
                 @{ Kind = 'conns'; Arguments = @($Plan.TraceConns); Units = $Plan.TraceConns })) {
@@ -403,7 +421,7 @@ function Read-StraceSummary([string] $File) {
 
 # perf stat of each pinned server over a fixed round-trip run: CPU time and context switches per echo.
 function Measure-PerfStat($Peers) {
-    if (-not (Test-Tool perf)) { $Skipped.Add('perf stat: not installed'); return }
+    if (-not (Test-Tool perf)) { return } # skipped, and said so, by Install-BenchTool
     foreach ($peer in $Peers) {
         Invoke-Tolerant 'perf' "perf stat of $($peer.Name)" { Measure-PerfStatOf $peer }
     }
@@ -515,42 +533,19 @@ function Show-Table($Rows) {
     }
 }
 
+# Each target of $Targets, measured in this run.
 function Get-TargetResults($Rows, $Allocations, $Import, $Stop) {
-    $pinned = @{}
-    foreach ($row in $Rows | Where-Object { $_.Placement -eq 'pinned' -and $_.Client -eq 'echo_client' }) { $pinned[$row.Server] = $row }
-    $echops = $pinned['EchoPS']
-    $targets = [Collections.Generic.List[object]]::new()
-    function Add-Target([string] $Name, $Measured, [string] $Goal, $Met) {
-        $targets.Add([pscustomobject]@{ Target = $Name; Goal = $Goal; Measured = $Measured; Met = $Met })
+    $EchoPS = $Rows | Where-Object { $_.Placement -eq 'pinned' -and $_.Client -eq 'echo_client' -and $_.Server -eq 'EchoPS' }
+    $PS = $Rows | Where-Object { $_.Placement -eq 'pinned' -and $_.Client -eq 'Test-EchoRoundTrip' -and $_.Server -eq 'EchoPS' }
+    foreach ($target in $Targets) {
+        if ($target['When'] -and -not (& $target['When'])) { continue }
+        $measured = & $target.Measured
+        [pscustomobject]@{ Target = $target.Target; Goal = $target.Goal; Measured = $measured; Met = if ($target['Met']) { & $target['Met'] $measured } }
     }
-    Add-Target 'RTT p50 vs C (pinned)' $echops.rtt_p50_us_x_c '<= 1.05x' ($echops.rtt_p50_us_x_c -le 1.05)
-    Add-Target 'RTT p99 vs C (pinned)' $echops.rtt_p99_us_x_c '<= 1.10x' ($echops.rtt_p99_us_x_c -le 1.10)
-    Add-Target 'Stream MiB/s vs C (pinned)' $echops.stream_mib_s_x_c '>= 1.80x' ($echops.stream_mib_s_x_c -ge 1.8)
-    Add-Target 'Conns/s vs C, events on (pinned)' $echops.conns_per_s_x_c '>= 1.00x' ($echops.conns_per_s_x_c -ge 1.0)
-    if ($Allocations) {
-        Add-Target 'Heap bytes per echo (steady state)' $Allocations.bytes_per_echo '< 1 (zero; residue is the shell)' ($Allocations.bytes_per_echo -lt 1)
-        Add-Target 'Heap bytes per connection' $Allocations.bytes_per_connection 'bounded, measured' $null
-    }
-    $psRow = $Rows | Where-Object { $_.Placement -eq 'pinned' -and $_.Client -eq 'Test-EchoRoundTrip' -and $_.Server -eq 'EchoPS' }
-    if ($psRow -and $echops) {
-        $ratio = [math]::Round($psRow.rtt_p50_us / $echops.rtt_p50_us, 3)
-        Add-Target 'Test-EchoRoundTrip p50 vs echo_client (EchoPS, pinned)' $ratio '<= 1.10x' ($ratio -le 1.10)
-    }
-    else { Add-Target 'Test-EchoRoundTrip p50 vs echo_client' 'not measured' '<= 1.10x' $null }
-    if ($Stop) {
-        $worst = ($Stop.PSObject.Properties.Value | ForEach-Object { $_.foreground_ms + $_.job_ms } | Measure-Object -Maximum).Maximum
-        Add-Target 'Stop latency, worst state and route' ([math]::Round($worst, 1)) '< 100 ms' ($worst -lt 100)
-    }
-    if ($Import) {
-        Add-Target 'Import-Module EchoPS, own cost (ms)' $Import.OwnMs '< 50 ms' ($Import.OwnMs -lt 50)
-        Add-Target 'Import-Module EchoPS, cold first import (ms)' $Import.ColdMs '< 50 ms' ($Import.ColdMs -lt 50)
-        Add-Target 'pwsh start to exit, with minus without import (ms)' $Import.WallDeltaMs '< 50 ms' ($Import.WallDeltaMs -lt 50)
-    }
-    $targets
 }
 
 function Write-Chart($Rows, $Sweep, $Queue) {
-    if (-not (Test-Tool gnuplot)) { $Skipped.Add('charts: gnuplot not installed'); return }
+    if (-not (Test-Tool gnuplot)) { return } # skipped, and said so, by Install-BenchTool
     $invariant = [Globalization.CultureInfo]::InvariantCulture
     # Latency histogram of the pinned runs, every round together: percent of messages per 0.5 us bin.
     $histogramData = foreach ($name in $Servers) {
@@ -623,77 +618,99 @@ plot '$raw/sweep.dat' index 0 with linespoints lw 2 lc rgb '#9400d3' title 'C bl
 
 #endregion
 
+#region Entry point
+
+# Every measurement, in order; returns what was measured. Every process started is ended, whatever happens.
+function Invoke-Measurement {
+    $run = @{ QueueCurve = @(); PerfStat = @(); Syscalls = @(); Samples = [Collections.Generic.List[object]]::new() }
+    try {
+        Install-BenchTool
+        Build-CPeer
+        if (-not (Test-Tool socat)) { $script:Servers = $Servers | Where-Object { $_ -ne 'socat' } }
+        foreach ($placement in $Placements) {
+            Write-Step "Measuring $($Servers -join ', ') $placement, $($Plan.Rounds) round(s) in alternation..."
+            Measure-Placement $placement $run
+        }
+        Write-Step 'Connection cost breakdown...'
+        $run.ConnectionCost = @(Measure-ConnectionCost)
+        Write-Step 'Throughput against buffer size...'
+        $run.Sweep = @(Measure-BufferSweep)
+        Write-Step 'EchoPS allocations, stop latency and Import-Module time...'
+        $run.Allocations = Invoke-BenchScript 'Measure-Allocations.ps1' @{ ModulePath = $ModulePath; ClientExe = $ClientExe
+            Echoes = $Plan.AllocEchoes; Connections = $Plan.AllocConns; StreamMiB = $Plan.AllocMiB; Repeats = $Plan.AllocRepeats } $true
+        $run.Stop = Invoke-BenchScript 'Measure-StopLatency.ps1' @{ ModulePath = $ModulePath; ClientExe = $ClientExe; Repeats = $Plan.StopRepeats } $false
+        $run.Import = Measure-ImportTime
+    }
+    finally {
+        foreach ($process in $Started) {
+            if (-not $process.HasExited) { $process.Kill($true); $null = $process.WaitForExit(5000) }
+        }
+    }
+    $run
+}
+
+function Get-MachineInfo {
+    [ordered]@{
+        date_utc = [DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm:ss')
+        kernel = (& uname -r); cpus = [Environment]::ProcessorCount
+        cpu_model = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -replace '^.*:\s*', '')
+        memory_gib = [math]::Round(((Get-Content /proc/meminfo -First 1) -replace '\D', '') / 1MB, 1)
+        os = ((Get-Content /etc/os-release | Where-Object { $_ -like 'PRETTY_NAME=*' }) -replace '^PRETTY_NAME=|"', '')
+        pwsh = $PSVersionTable.PSVersion.ToString(); dotnet = [Environment]::Version.ToString()
+        gcc = (& gcc -dumpfullversion); socat = if (Test-Tool socat) { (& socat -V 2>$null | Select-String 'socat version') -replace '^.*version\s+(\S+).*$', '$1' }
+    }
+}
+
+# bench.json (everything) and bench.csv (the summary rows) in -OutDir.
+function Save-BenchResult($Run, $Rows, $TargetResults, [double] $Seconds) {
+    $report = [ordered]@{
+        machine = Get-MachineInfo; quick = [bool]$Quick; pinned_cpu = $Cpu; plan = $Plan; seconds = [math]::Round($Seconds)
+        summary = $Rows; targets = $TargetResults; samples = $Run.Samples; buffer_sweep = $Run.Sweep; queue_curve = $Run.QueueCurve
+        connection_cost = $Run.ConnectionCost; syscalls = $Run.Syscalls; perf_stat = $Run.PerfStat; allocations = $Run.Allocations
+        stop_latency_ms = $Run.Stop; import_module = $Run.Import
+        skipped = $Skipped; failures = $Failures; started_pids = @($Started | ForEach-Object Id)
+    }
+    $report | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $OutDir 'bench.json')
+    $Rows | Export-Csv (Join-Path $OutDir 'bench.csv') -NoTypeInformation -UseQuotes AsNeeded
+}
+
+# The console report: tables, targets, syscalls, perf, connection cost, sweep, allocations, import, skips, failures.
+function Show-BenchReport($Run, $Rows, $TargetResults) {
+    Show-Table $Rows
+    Write-Host 'Targets (EchoPS against the C server, same run):'
+    $TargetResults | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
+    Write-Host 'Syscalls per echo (rtt run) and per connection (conns run), strace -c -f of the server, unpinned:'
+    # Without strace the run has no syscalls ($null, which Where-Object's simple form refuses).
+    $Run.Syscalls | Where-Object { $_ -and $_.PerUnit -ge 0.01 } | Sort-Object Run, Server, { -$_.Calls } |
+        Format-Table Run, Server, Syscall, Calls, Errors, PerUnit -AutoSize | Out-String -Width 200 | Write-Host
+    Write-Host 'perf stat per echo (pinned):'
+    $Run.PerfStat | Format-Table Server, CpuUsPerEcho, SwitchesPerEcho, HardwareCounters -AutoSize | Out-String -Width 200 | Write-Host
+    Write-Host 'Connections per second by where EchoPS events go (pinned, median of rounds):'
+    $Run.ConnectionCost | Group-Object Server, Events | ForEach-Object {
+        [pscustomobject]@{ Server = $_.Group[0].Server; Events = $_.Group[0].Events; ConnsPerSecond = [math]::Round((Get-Median @($_.Group.ConnsPerSecond)))
+            UsPerConnection = [math]::Round(1e6 / (Get-Median @($_.Group.ConnsPerSecond)), 1) }
+    } | Format-Table -AutoSize | Out-String | Write-Host
+    Write-Host 'Throughput against buffer size (MiB/s, pinned):'
+    $Run.Sweep | Group-Object Server, BufferSize | ForEach-Object {
+        [pscustomobject]@{ Server = $_.Group[0].Server; BufferKiB = $_.Group[0].BufferSize / 1KB; MiBps = [math]::Round((Get-Median @($_.Group.MiBps))) }
+    } | Format-Table -AutoSize | Out-String | Write-Host
+    $allocations = $Run.Allocations; $import = $Run.Import
+    Write-Host ("EchoPS heap bytes: {0:0.###} per echo, {1:0} per connection, {2:0.#} per MiB streamed." -f $allocations.bytes_per_echo, $allocations.bytes_per_connection, $allocations.bytes_per_mib_streamed)
+    Write-Host ("Import-Module EchoPS: {0} ms cold, {1} ms after another module; pwsh alone {2} ms, with the import {3} ms." -f $import.ColdMs, $import.OwnMs, $import.PwshBareMs, $import.PwshWithImportMs)
+    foreach ($note in $Skipped) { Write-Warning "Skipped $note" }
+    foreach ($failure in $Failures) { Write-Warning "Failed: $($failure.What)" }
+}
+
 $null = New-Item -ItemType Directory -Force $OutDir, $RawDir
 if (-not (Test-Path (Join-Path $RepoRoot 'module/EchoPS.dll'))) { throw 'module/EchoPS.dll is missing: run ./build.ps1 -Task Bench, which builds it first.' }
-$QueueCurve = @(); $PerfStat = @(); $Syscalls = @()
 $benchWatch = [Diagnostics.Stopwatch]::StartNew()
-try {
-    Install-BenchTool
-    Build-CPeer
-    if (-not (Test-Tool socat)) { $Servers = $Servers | Where-Object { $_ -ne 'socat' }; $Skipped.Add('socat: not installed') }
-    $samples = [Collections.Generic.List[object]]::new()
-    foreach ($placement in $Placements) {
-        Write-Step "Measuring $($Servers -join ', ') $placement, $($Plan.Rounds) round(s) in alternation..."
-        Measure-Placement $placement $samples
-    }
-    Write-Step 'Connection cost breakdown...'
-    $connectionCost = @(Measure-ConnectionCost)
-    Write-Step 'Throughput against buffer size...'
-    $sweep = @(Measure-BufferSweep)
-    Write-Step 'EchoPS allocations, stop latency and Import-Module time...'
-    $allocations = Invoke-BenchScript 'Measure-Allocations.ps1' @{ ModulePath = $ModulePath; ClientExe = $ClientExe
-        Echoes = $Plan.AllocEchoes; Connections = $Plan.AllocConns; StreamMiB = $Plan.AllocMiB; Repeats = $Plan.AllocRepeats } $true
-    $stop = Invoke-BenchScript 'Measure-StopLatency.ps1' @{ ModulePath = $ModulePath; ClientExe = $ClientExe; Repeats = $Plan.StopRepeats } $false
-    $import = Measure-ImportTime
-}
-finally {
-    foreach ($process in $Started) {
-        if (-not $process.HasExited) { $process.Kill($true); $null = $process.WaitForExit(5000) }
-    }
-}
-
-$rows = @(New-SummaryRows $samples)
-$targets = @(Get-TargetResults $rows $allocations $import $stop)
-Write-Chart $rows $sweep $QueueCurve
-
-$machine = [ordered]@{
-    date_utc = [DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm:ss')
-    kernel = (& uname -r); cpus = [Environment]::ProcessorCount
-    cpu_model = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -replace '^.*:\s*', '')
-    memory_gib = [math]::Round(((Get-Content /proc/meminfo -First 1) -replace '\D', '') / 1MB, 1)
-    os = ((Get-Content /etc/os-release | Where-Object { $_ -like 'PRETTY_NAME=*' }) -replace '^PRETTY_NAME=|"', '')
-    pwsh = $PSVersionTable.PSVersion.ToString(); dotnet = [Environment]::Version.ToString()
-    gcc = (& gcc -dumpfullversion); socat = ((& socat -V 2>$null | Select-String 'socat version') -replace '^.*version\s+(\S+).*$', '$1')
-}
-$report = [ordered]@{
-    machine = $machine; quick = [bool]$Quick; pinned_cpu = $Cpu; plan = $Plan; seconds = [math]::Round($benchWatch.Elapsed.TotalSeconds)
-    summary = $rows; targets = $targets; samples = $samples; buffer_sweep = $sweep; queue_curve = $QueueCurve
-    connection_cost = $connectionCost; syscalls = $Syscalls; perf_stat = $PerfStat; allocations = $allocations; stop_latency_ms = $stop; import_module = $import
-    skipped = $Skipped; failures = $Failures; started_pids = @($Started | ForEach-Object Id)
-}
-$report | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $OutDir 'bench.json')
-$rows | Export-Csv (Join-Path $OutDir 'bench.csv') -NoTypeInformation -UseQuotes AsNeeded
-
-Show-Table $rows
-Write-Host 'Targets (EchoPS against the C server, same run):'
-$targets | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
-Write-Host 'Syscalls per echo (rtt run) and per connection (conns run), strace -c -f of the server, unpinned:'
-$Syscalls | Where-Object PerUnit -ge 0.01 | Sort-Object Run, Server, { -$_.Calls } |
-    Format-Table Run, Server, Syscall, Calls, Errors, PerUnit -AutoSize | Out-String -Width 200 | Write-Host
-Write-Host 'perf stat per echo (pinned):'
-$PerfStat | Format-Table Server, CpuUsPerEcho, SwitchesPerEcho, HardwareCounters -AutoSize | Out-String -Width 200 | Write-Host
-Write-Host 'Connections per second by where EchoPS events go (pinned, median of rounds):'
-$connectionCost | Group-Object Server, Events | ForEach-Object {
-    [pscustomobject]@{ Server = $_.Group[0].Server; Events = $_.Group[0].Events; ConnsPerSecond = [math]::Round((Get-Median @($_.Group.ConnsPerSecond)))
-        UsPerConnection = [math]::Round(1e6 / (Get-Median @($_.Group.ConnsPerSecond)), 1) }
-} | Format-Table -AutoSize | Out-String | Write-Host
-Write-Host 'Throughput against buffer size (MiB/s, pinned):'
-$sweep | Group-Object Server, BufferSize | ForEach-Object {
-    [pscustomobject]@{ Server = $_.Group[0].Server; BufferKiB = $_.Group[0].BufferSize / 1KB; MiBps = [math]::Round((Get-Median @($_.Group.MiBps))) }
-} | Format-Table -AutoSize | Out-String | Write-Host
-Write-Host ("EchoPS heap bytes: {0:0.###} per echo, {1:0} per connection, {2:0.#} per MiB streamed." -f $allocations.bytes_per_echo, $allocations.bytes_per_connection, $allocations.bytes_per_mib_streamed)
-Write-Host ("Import-Module EchoPS: {0} ms cold, {1} ms after another module; pwsh alone {2} ms, with the import {3} ms." -f $import.ColdMs, $import.OwnMs, $import.PwshBareMs, $import.PwshWithImportMs)
-foreach ($note in $Skipped) { Write-Warning "Skipped $note" }
-foreach ($failure in $Failures) { Write-Warning "Failed: $($failure.What)" }
+$run = Invoke-Measurement
+$rows = @(New-SummaryRows $run.Samples)
+$targetResults = @(Get-TargetResults $rows $run.Allocations $run.Import $run.Stop)
+Write-Chart $rows $run.Sweep $run.QueueCurve
+Save-BenchResult $run $rows $targetResults $benchWatch.Elapsed.TotalSeconds
+Show-BenchReport $run $rows $targetResults
 Write-Host "Results: $(Join-Path $OutDir 'bench.json'), bench.csv and charts, in $([math]::Round($benchWatch.Elapsed.TotalSeconds)) s."
 if (@($Failures | Where-Object Who -in 'C', 'EchoPS', 'Test-EchoRoundTrip').Count) { throw "$($Failures.Count) bench run(s) of EchoPS or the C baseline failed: see the warnings above." }
+
+#endregion

@@ -88,7 +88,8 @@ function Wait-Until {
 function Get-Median {
     # The median; for an even count, the mean of the two middle values. $null for no values.
     param([AllowEmptyCollection()] [double[]] $Values)
-    if (-not $Values -or $Values.Count -eq 0) { return $null }
+    # Not `-not $Values`: a single 0 is a value, and @(0) is falsy.
+    if ($null -eq $Values -or $Values.Count -eq 0) { return $null }
     $sorted = [double[]]($Values | Sort-Object)
     $middle = [math]::Floor($sorted.Count / 2)
     if ($sorted.Count % 2 -eq 1) { return $sorted[$middle] }

@@ -1,5 +1,7 @@
 # Shared helpers for the Pester suite: raw-socket clients with bounded waits, so a test never hangs.
+# Free ports, bounded waits, medians and optional tools come from build/DevTools.psm1, shared with the build scripts.
 
+Import-Module (Join-Path $PSScriptRoot '../../build/DevTools.psm1')
 $script:ModuleManifest = Join-Path $PSScriptRoot '../../module/EchoPS.psd1' | Resolve-Path | ForEach-Object Path
 $script:IoTimeoutMs = 5000
 
@@ -65,17 +67,6 @@ function Test-DataArrives {
     $Client.Client.Poll($WithinMs * 1000, [System.Net.Sockets.SelectMode]::SelectRead) -and $Client.Available -gt 0
 }
 
-function Wait-Until {
-    # Polls $Condition every 20 ms for at most $TimeoutMs; returns whether it became true.
-    param([Parameter(Mandatory)] [scriptblock] $Condition, [int] $TimeoutMs = 5000)
-    $deadline = [DateTime]::UtcNow.AddMilliseconds($TimeoutMs)
-    while ([DateTime]::UtcNow -lt $deadline) {
-        if (& $Condition) { return $true }
-        Start-Sleep -Milliseconds 20
-    }
-    [bool](& $Condition)
-}
-
 function Test-PortFree {
     # True when a new listener can bind the port right now (the server released it).
     param([Parameter(Mandatory)] [int] $Port, [string] $Address = '127.0.0.1')
@@ -88,13 +79,6 @@ function Test-PortFree {
     }
     catch [System.Net.Sockets.SocketException] { $false }
     finally { $probe.Dispose() }
-}
-
-function Get-FreePort {
-    # A port that was free a moment ago: bind port 0, read the port back, release it.
-    $probe = [System.Net.Sockets.TcpListener]::new([ipaddress]::Loopback, 0)
-    $probe.Start()
-    try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
 }
 
 function Stop-AllTestServers {
@@ -122,4 +106,78 @@ function Get-NetworkNamespaceSkipReason {
     if ($LASTEXITCODE -ne 0) { return "this machine does not allow creating network namespaces: $out" }
     & ip netns del $probe
     $null
+}
+
+function Get-TcpNoDelay {
+    # TCP_NODELAY as the kernel has it on a real socket of this process: among this process's descriptors, the TCP
+    # socket connected to $RemotePort (from $LocalPort, or from any port) is found with getpeername/getsockname and
+    # the option read with getsockopt. $null when no such socket is open here. Linux only.
+    param([int] $LocalPort = 0, [Parameter(Mandatory)] [int] $RemotePort)
+    if (-not ('EchoTests.SocketOption' -as [type])) {
+        Add-Type -TypeDefinition @'
+using System;
+using System.IO;
+using System.Runtime.InteropServices;
+namespace EchoTests {
+    public static class SocketOption {
+        [DllImport("libc")] private static extern int getsockopt(int fd, int level, int name, ref int value, ref int length);
+        [DllImport("libc")] private static extern int getpeername(int fd, byte[] address, ref int length);
+        [DllImport("libc")] private static extern int getsockname(int fd, byte[] address, ref int length);
+
+        // The port of a sockaddr_in or sockaddr_in6 (bytes 2-3, network order); -1 when the call fails.
+        private static int Port(Func<byte[], int[], int> call) {
+            var address = new byte[128];
+            var length = new[] { address.Length };
+            return call(address, length) == 0 ? (address[2] << 8) | address[3] : -1;
+        }
+
+        // TCP_NODELAY (IPPROTO_TCP = 6, option 1) of this process's socket connected to remotePort from localPort
+        // (0: any); null when there is none.
+        public static bool? TcpNoDelay(int localPort, int remotePort) {
+            foreach (var path in Directory.GetFiles("/proc/self/fd")) {
+                int fd;
+                if (!int.TryParse(Path.GetFileName(path), out fd)) continue;
+                int peer = Port((a, l) => getpeername(fd, a, ref l[0]));
+                if (peer != remotePort) continue;
+                if (localPort != 0 && Port((a, l) => getsockname(fd, a, ref l[0])) != localPort) continue;
+                int value = 0, length = 4;
+                if (getsockopt(fd, 6, 1, ref value, ref length) == 0) return value != 0;
+            }
+            return null;
+        }
+    }
+}
+'@
+    }
+    [EchoTests.SocketOption]::TcpNoDelay($LocalPort, $RemotePort)
+}
+
+function Invoke-FreshPwsh {
+    # Runs a script (its text) or a script file with arguments in a fresh pwsh, with extra environment variables;
+    # bounded in time: one that overruns is killed with everything it started, and this throws.
+    param([string] $Script, [string] $File, [string[]] $ArgumentList = @(), [hashtable] $Environment = @{}, [int] $TimeoutSec = 60)
+    if ($Script) {
+        $File = Join-Path ([IO.Path]::GetTempPath()) "echops-child-$([guid]::NewGuid().ToString('n')).ps1"
+        Set-Content -LiteralPath $File -Value $Script
+    }
+    $info = [System.Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')))
+    foreach ($arg in @('-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList) { $info.ArgumentList.Add($arg) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    foreach ($entry in $Environment.GetEnumerator()) { $info.Environment[$entry.Key] = $entry.Value }
+    $process = [System.Diagnostics.Process]::Start($info)
+    try {
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        if (-not $process.WaitForExit($TimeoutSec * 1000)) {
+            $process.Kill($true)
+            $null = $process.WaitForExit(10000)
+            throw "The child pwsh ($File) did not finish within $TimeoutSec s. Its output so far: $($stdout.Result)"
+        }
+        [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $stdout.Result; Errors = $stderr.Result }
+    }
+    finally {
+        $process.Dispose()
+        if ($Script) { Remove-Item -LiteralPath $File -ErrorAction SilentlyContinue }
+    }
 }

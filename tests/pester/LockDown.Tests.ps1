@@ -75,6 +75,44 @@ Describe 'Allowlist' {
         finally { $job | Remove-Job -Force }
     }
 
+    It 'with -AllowList <Entry> on a dual-stack server, admits <Admitted> and rejects <Rejected>' -TestCases @(
+        # Prefixes that are not a multiple of 8, each beside its boundary: the entry differs from the rejected
+        # client in the last bit of the prefix, or matches the admitted one only in the prefix (host bits set).
+        @{ Entry = '3f::/10'; Admitted = @('::1'); Rejected = @() }
+        @{ Entry = '40::/10'; Admitted = @(); Rejected = @('::1') }
+        @{ Entry = '0:0:0:7f::/57'; Admitted = @('::1'); Rejected = @() }
+        @{ Entry = '0:0:0:80::/57'; Admitted = @(); Rejected = @('::1') }
+        # IPv4 clients arrive as IPv4-mapped IPv6 addresses (::ffff:127.0.0.x) and match IPv4 ranges.
+        @{ Entry = '127.0.0.2/31'; Admitted = @('127.0.0.2', '127.0.0.3'); Rejected = @('127.0.0.1') }
+        @{ Entry = '127.0.0.0/31'; Admitted = @('127.0.0.1'); Rejected = @('127.0.0.2', '::1') }
+    ) {
+        $job = Start-BlockingEchoServer -Address '::' -Port 0 -AllowList $Entry -AsJob -WarningAction SilentlyContinue
+        try {
+            foreach ($source in $Admitted + $Rejected) {
+                $client = if ($source -like '*:*') { New-TestClient -Port $job.Port -Address '::1' }
+                else { New-TestClient -Port $job.Port -Address '127.0.0.1' -LocalAddress $source }
+                try {
+                    if ($source -in $Admitted) {
+                        (Invoke-Echo -Client $client -Bytes ([byte[]](1, 2, 3))) | Should -Be @(1, 2, 3) -Because "$source is in $Entry"
+                    }
+                    else {
+                        Get-ReplyLength -Client $client -Bytes ([byte[]](1, 2, 3)) | Should -Be 0 -Because "$source is not in $Entry"
+                    }
+                }
+                finally { $client.Dispose() }
+            }
+            # Each admitted client has its Connected event, each rejected one its Rejected event, none other.
+            $hostOf = { param($endPoint) ($endPoint -replace ':\d+$') -replace '^\[(.*)\]$', '$1' }
+            $connected = @(Get-ServerEvent $job Connected -Count $Admitted.Count | ForEach-Object { & $hostOf $_.RemoteEndPoint })
+            $rejected = @(Get-ServerEvent $job Rejected -Count $Rejected.Count | ForEach-Object { & $hostOf $_.RemoteEndPoint })
+            $connected.Count | Should -Be $Admitted.Count
+            $rejected.Count | Should -Be $Rejected.Count
+            foreach ($source in $Admitted) { $connected | Should -Contain $source }
+            foreach ($source in $Rejected) { $rejected | Should -Contain $source }
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
     It 'rejects a malformed entry <Entry> naming it' -TestCases @(
         @{ Entry = '10.0.0.0/33'; Allowed = '0 to 32' }, @{ Entry = '::1/129'; Allowed = '0 to 128' },
         @{ Entry = 'localhost'; Allowed = 'CIDR range' }, @{ Entry = '10.0/8'; Allowed = 'CIDR range' }) {

@@ -8,36 +8,11 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
     $repoRoot = Resolve-Path (Join-Path $PSScriptRoot '../..')
     $manifestPath = Join-Path $repoRoot 'module/EchoPS.psd1'
     $manifest = Import-PowerShellDataFile $manifestPath
     $module = Import-Module $manifestPath -PassThru -Force
-    $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
-
-    # Runs a script in a fresh pwsh with extra environment variables; bounded in time, killed if it overruns.
-    function Invoke-FreshPwsh {
-        param([string] $Script, [hashtable] $Environment = @{}, [int] $TimeoutSec = 60)
-        $file = Join-Path $TestDrive "child-$([guid]::NewGuid().ToString('n')).ps1"
-        Set-Content -LiteralPath $file -Value $Script
-        $info = [System.Diagnostics.ProcessStartInfo]::new($pwsh)
-        foreach ($arg in '-NoProfile', '-NonInteractive', '-File', $file) { $info.ArgumentList.Add($arg) }
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        foreach ($entry in $Environment.GetEnumerator()) { $info.Environment[$entry.Key] = $entry.Value }
-        $process = [System.Diagnostics.Process]::Start($info)
-        try {
-            $stdout = $process.StandardOutput.ReadToEndAsync()
-            $stderr = $process.StandardError.ReadToEndAsync()
-            if (-not $process.WaitForExit($TimeoutSec * 1000)) {
-                $process.Kill($true)
-                throw "The child pwsh did not finish within $TimeoutSec s."
-            }
-            [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $stdout.Result; Errors = $stderr.Result }
-        }
-        finally {
-            $process.Dispose()
-        }
-    }
 }
 
 Describe 'Manifest and exports' {
@@ -62,10 +37,9 @@ Describe 'Manifest and exports' {
         @($defined | Sort-Object) | Should -Be @($manifest.CmdletsToExport | Sort-Object)
     }
 
-    It 'lists the server cmdlets, and only EchoPS cmdlets, in the manifest' {
+    It 'lists every EchoPS cmdlet, and only those, in the manifest' {
         $intended = 'Start-BlockingEchoServer', 'Stop-BlockingEchoServer', 'Get-BlockingEchoServer', 'Test-EchoRoundTrip', 'Measure-EchoServer'
-        foreach ($name in $intended | Select-Object -First 3) { $manifest.CmdletsToExport | Should -Contain $name }
-        foreach ($name in $manifest.CmdletsToExport) { $intended | Should -Contain $name }
+        @($manifest.CmdletsToExport | Sort-Object) | Should -Be @($intended | Sort-Object)
     }
 
     It 'supports Windows PowerShell 5.1 and PowerShell 7: netstandard2.0, one managed dependency that ships beside it' {
@@ -207,17 +181,20 @@ try {
     $echo = [System.IO.MemoryStream]::new()
     $stream.CopyTo($echo)
     $client.Dispose()
-    # The module's own client, once the manifest exports it.
-    $clientStatus = if (Get-Command Test-EchoRoundTrip -Module EchoPS -ErrorAction Ignore) {
-        "$((Test-EchoRoundTrip 127.0.0.1 $job.Port -Count 3 -TimeoutSec 10).Status)"
-    } else { 'NotExported' }
+    # Every exported cmdlet, as a user reaches it after importing by name.
+    $clientStatus = "$((Test-EchoRoundTrip 127.0.0.1 $job.Port -Count 3 -TimeoutSec 10).Status)"
+    $listed = "$((Get-BlockingEchoServer -Port $job.Port).Port)"
+    $stopped = "$((Stop-BlockingEchoServer -Port $job.Port -PassThru).State)"
 }
 finally {
     $job | Stop-Job
     $job | Remove-Job -Force
 }
 [pscustomobject]@{
+    Commands     = @(Get-Command -Module EchoPS | ForEach-Object Name | Sort-Object)
     ClientStatus = $clientStatus
+    Listed       = $listed -eq "$($job.Port)"
+    Stopped      = $stopped
     ModuleBase = (Get-Module EchoPS).ModuleBase
     BaselineMs = $baselineMs
     ImportMs   = $importMs
@@ -229,9 +206,13 @@ finally {
         $result = $run.Output | ConvertFrom-Json
         $result.ModuleBase | Should -BeLike "$($modules.FullName)*"
         $result.EchoedBack | Should -BeTrue
-        $result.ClientStatus | Should -Be $(if ($manifest.CmdletsToExport -contains 'Test-EchoRoundTrip') { 'Success' } else { 'NotExported' })
+        $result.Commands | Should -Be @($manifest.CmdletsToExport | Sort-Object)
+        $result.ClientStatus | Should -Be 'Success'
+        $result.Listed | Should -BeTrue
+        $result.Stopped | Should -Be 'Stopped'
         $result.Synopsis | Should -Be 'Starts a blocking, single-client TCP echo server.'
         Write-Host ("Import-Module in a fresh pwsh: an empty module {0:N1} ms (PowerShell's own first-import cost), then EchoPS by name {1:N1} ms" -f $result.BaselineMs, $result.ImportMs)
-        $result.ImportMs | Should -BeLessThan 2000 -Because 'importing must stay cheap (the README reports the typical figure)'
+        # Only a gross regression: on a machine shared with other work both figures grow together, so the bound does too.
+        $result.ImportMs | Should -BeLessThan ([math]::Max(2000, 2 * $result.BaselineMs)) -Because 'importing must stay cheap (the README reports the typical figure)'
     }
 }

@@ -322,3 +322,26 @@ Describe 'Objects from elsewhere stop only the server they name (items 3, 15)' {
         finally { $job | Remove-Job -Force }
     }
 }
+
+Describe 'What a job and its events say (item 22)' {
+    It 'names the job after the cmdlet and its parameters, not the whole line typed' {
+        $j = Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec 5
+        try {
+            $j.Command | Should -Be 'Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec 5'
+        }
+        finally { $j | Remove-Job -Force }
+    }
+
+    It 'counts clients served on Stopped only; other events leave it empty rather than 0' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            $client = New-TestClient -Port $job.Port
+            (Invoke-Echo -Client $client -Bytes ([byte[]](1..8))) | Should -HaveCount 8
+            $client.Dispose()
+            $null = Get-JobEvent $job Disconnected
+        }
+        finally { $job | Stop-Job; $events = @($job.Output); $job | Remove-Job -Force }
+        ($events | Where-Object Kind -In 'Listening', 'Connected', 'Disconnected').ClientsServed | Where-Object { $null -ne $_ } | Should -BeNullOrEmpty
+        ($events | Where-Object Kind -EQ 'Stopped').ClientsServed | Should -Be 1
+    }
+}

@@ -105,10 +105,17 @@ Describe 'One client at a time' {
 
     It 'survives a client that resets mid-stream, and reports the reset' {
         $client = New-TestClient -Port $port
+        # This test's own client: the job also holds events of the tests before it.
+        $endpoint = $client.Client.LocalEndPoint.ToString()
         # Send far more than the socket buffers hold without reading: the server ends up blocked writing the echo.
         $pending = $client.GetStream().WriteAsync([byte[]]::new(64MB), 0, 64MB)
-        Wait-Until { (Get-BlockingEchoServer -Port $port).BytesReceived -gt 1MB } | Should -BeTrue
-        Start-Sleep -Milliseconds 200
+        # Blocked in the write: more received than echoed, and the counters no longer move.
+        Wait-Until {
+            $server = Get-BlockingEchoServer -Port $port
+            $echoed = $server.BytesEchoed
+            Start-Sleep -Milliseconds 200
+            $server.BytesReceived -gt 1MB -and $server.BytesEchoed -eq $echoed -and $server.BytesReceived -gt $echoed
+        } -TimeoutMs 10000 | Should -BeTrue
         # Linger 0 turns close into a reset (RST) while the server still has echo to write.
         $client.Client.LingerState = [System.Net.Sockets.LingerOption]::new($true, 0)
         $client.Dispose()
@@ -118,7 +125,9 @@ Describe 'One client at a time' {
         try { (Invoke-Echo -Client $next -Bytes ([byte[]](42))) | Should -Be 42 }
         finally { $next.Dispose() }
 
-        $reset = @(Receive-Job $job | Where-Object Kind -EQ 'Disconnected')[-2]
+        $disconnectedOfClient = { @($job.Output | Where-Object { $_.Kind -eq 'Disconnected' -and $_.RemoteEndPoint -eq $endpoint }) }
+        Wait-Until { @(& $disconnectedOfClient).Count -ge 1 } | Should -BeTrue -Because "the reset client $endpoint gets its Disconnected event"
+        $reset = @(& $disconnectedOfClient)[0]
         $reset.Reason | Should -Be 'ClientReset' -Because $reset.Message
         $reset.BytesReceived | Should -BeGreaterThan $reset.BytesEchoed -Because 'the client was cut off mid-echo'
         $job.State | Should -Be 'Running'
@@ -142,6 +151,26 @@ Describe 'One client at a time' {
         $after.Handles | Should -BeLessOrEqual ($before.Handles + 10)
         $after.Threads | Should -BeLessOrEqual ($before.Threads + 3)
         $after.ManagedBytes | Should -BeLessOrEqual ($before.ManagedBytes + 8MB)
+    }
+}
+
+Describe 'Socket options' {
+    It 'sets TCP_NODELAY <Expected> on the accepted socket with -NoDelay:$<NoDelay>' -TestCases @(
+        @{ NoDelay = $true; Expected = 'on' }, @{ NoDelay = $false; Expected = 'off' }) {
+        if (-not $IsLinux) { Set-ItResult -Skipped -Because 'reading the option from /proc and getsockopt needs Linux'; return }
+        $job = Start-BlockingEchoServer -Port 0 -NoDelay:$NoDelay -AsJob
+        try {
+            $client = New-TestClient -Port $job.Port
+            try {
+                # Once the echo is back the server holds the accepted socket; read the option the kernel has on it.
+                (Invoke-Echo -Client $client -Bytes ([byte[]](1))) | Should -Be 1
+                $accepted = Get-TcpNoDelay -LocalPort $job.Port -RemotePort $client.Client.LocalEndPoint.Port
+                $accepted | Should -Not -BeNullOrEmpty -Because 'the accepted socket is open in this process'
+                $accepted | Should -Be $NoDelay
+            }
+            finally { $client.Dispose() }
+        }
+        finally { $job | Remove-Job -Force }
     }
 }
 
@@ -326,7 +355,14 @@ Describe 'Binding' {
             Wait-Until { ss -Htan state time-wait "( sport = :$port )" } -TimeoutMs 2000 | Should -BeTrue -Because 'the test needs a connection in TIME_WAIT on the port'
         }
         $again = Start-BlockingEchoServer -Port $port -AsJob
-        try { $again.Port | Should -Be $port }
+        try {
+            $again.Port | Should -Be $port
+            # Bound is not enough: a client reconnects to the port and gets its echo from the new server.
+            $client = New-TestClient -Port $port
+            try { (Invoke-Echo -Client $client -Bytes ([byte[]](4, 2))) | Should -Be @(4, 2) }
+            finally { $client.Dispose() }
+            Wait-Until { $again.Server.BytesEchoed -eq 2 } | Should -BeTrue -Because 'the new server counts the echo'
+        }
         finally { $again | Remove-Job -Force }
     }
 
@@ -394,7 +430,11 @@ Describe 'Bad input' {
         { Start-BlockingEchoServer -Port 0 -BufferSize $BufferSize -Backlog $Backlog -AsJob } | Should -Throw -ErrorId 'ParameterArgumentValidationError,EchoPS.Commands.StartBlockingEchoServerCommand'
     }
 
-    It 'reports a privileged port without permission' -Skip:(-not ($IsLinux -and (Get-Command setpriv -ErrorAction SilentlyContinue))) {
+    It 'reports a privileged port without permission' {
+        if (-not ($IsLinux -and (Get-Command setpriv -ErrorAction SilentlyContinue))) {
+            Set-ItResult -Skipped -Because 'dropping CAP_NET_BIND_SERVICE needs Linux and setpriv (util-linux)'
+            return
+        }
         # A child pwsh without CAP_NET_BIND_SERVICE, as an unprivileged user would be.
         $pwsh = Join-Path $PSHOME 'pwsh'
         $script = "Import-Module '$ModuleManifest'; try { Start-BlockingEchoServer -Port 80 -AsJob -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId; `$_.CategoryInfo.Category; `$_.Exception.Message }"

@@ -160,12 +160,33 @@ Describe 'Test-EchoRoundTrip against the blocking echo server' {
         (Test-EchoRoundTrip 127.0.0.1 -Port $port -Count 1 -TimeoutSec 2).Status | Should -Be 'Success'
     }
 
-    It 'turns TCP_NODELAY off with -NoDelay:$false, and keeps the payload out of verbose output' {
+    It 'sets TCP_NODELAY <Expected> on its socket with -NoDelay:$<NoDelay>' -TestCases @(
+        @{ NoDelay = $true; Expected = 'on' }, @{ NoDelay = $false; Expected = 'off' }) {
+        if (-not $IsLinux) { Set-ItResult -Skipped -Because 'reading the option from /proc and getsockopt needs Linux'; return }
+        # The client holds its connection for a while (-HoldMs) in another runspace of this process, so its socket
+        # can be read here, with getsockopt, while it is open.
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Test-EchoRoundTrip 127.0.0.1 -Port $port -Concurrency 1 -HoldMs 5000 -NoDelay:`$$NoDelay")
+            $async = $ps.BeginInvoke()
+            # This process's end of a connection to the server: the client's socket (the server's end has it as local port).
+            $script:option = $null
+            Wait-Until { $null -ne ($script:option = Get-TcpNoDelay -RemotePort $port) } -TimeoutMs 15000 |
+                Should -BeTrue -Because "the client's socket is open in this process during its hold"
+            $script:option | Should -Be $NoDelay
+            $async.AsyncWaitHandle.WaitOne(15000) | Should -BeTrue
+            $result = $ps.EndInvoke($async)
+            $result.Status | Should -Be 'Success'
+            $result.NoDelay | Should -Be $NoDelay
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It 'keeps the payload out of verbose output' {
         $r = Test-EchoRoundTrip 127.0.0.1 -Port $port -Payload 'secret-payload' -Count 1 -NoDelay:$false -Verbose 4>&1
         $verbose = $r | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         $result = $r | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $result.Status | Should -Be 'Success'
-        $result.NoDelay | Should -BeFalse
         $verbose | Should -Not -BeNullOrEmpty
         ($verbose.Message -join "`n") | Should -Not -Match 'secret'
     }

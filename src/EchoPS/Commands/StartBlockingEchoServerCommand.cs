@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
@@ -247,9 +248,39 @@ namespace EchoPS.Commands
             }
         }
 
+        /// <summary>
+        /// The job's Command: this cmdlet with the parameters it was given, not the whole line typed (which may hold an
+        /// assignment or a pipeline around it).
+        /// </summary>
+        private string DescribeInvocation()
+        {
+            var text = new System.Text.StringBuilder(MyInvocation.MyCommand.Name);
+            foreach (var parameter in MyInvocation.BoundParameters)
+            {
+                var value = parameter.Value is PSObject wrapped ? wrapped.BaseObject : parameter.Value;
+                if (value is SwitchParameter flag)
+                {
+                    if (flag.IsPresent)
+                        text.Append(" -").Append(parameter.Key);
+                    continue;
+                }
+                var items = value is System.Collections.IEnumerable list && !(value is string)
+                    ? string.Join(",", list.Cast<object>().Select(Format))
+                    : Format(value);
+                text.Append(" -").Append(parameter.Key).Append(' ').Append(items);
+            }
+            return text.ToString();
+
+            string Format(object item)
+            {
+                var plain = item is PSObject inner ? inner.BaseObject : item;
+                return Convert.ToString(plain, System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
         private void StartJob(EchoServerOptions options)
         {
-            var job = new EchoServerJob(MyInvocation.Line);
+            var job = new EchoServerJob(DescribeInvocation());
             try
             {
                 job.Start(options);

@@ -23,6 +23,9 @@ namespace EchoPS.Measure
 
         private static void WriteValue(StringBuilder text, object value, int depth)
         {
+            // A report is a few levels deep: deeper means a type this writer should name above (a cycle otherwise).
+            if (depth > MaxDepth)
+                throw new InvalidOperationException($"The measurement's JSON is deeper than {MaxDepth} levels at a {value?.GetType().Name}: a type the writer does not know.");
             switch (value)
             {
                 case null:
@@ -39,6 +42,10 @@ namespace EchoPS.Measure
                     return;
                 case DateTimeOffset t:
                     WriteString(text, t.ToString("o", CultureInfo.InvariantCulture));
+                    return;
+                case DateTime t:
+                    // Round-trip form with the offset of a local time: the same instant however it is read.
+                    WriteString(text, new DateTimeOffset(t).ToString("o", CultureInfo.InvariantCulture));
                     return;
                 case double d:
                     text.Append(double.IsNaN(d) || double.IsInfinity(d) ? "null" : d.ToString("R", CultureInfo.InvariantCulture));
@@ -65,6 +72,8 @@ namespace EchoPS.Measure
                     return;
             }
         }
+
+        private const int MaxDepth = 16;
 
         private static void WriteMembers(StringBuilder text, System.Collections.Generic.IEnumerable<(string Name, object Value)> members, int depth)
         {

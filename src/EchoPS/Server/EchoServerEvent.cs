@@ -105,8 +105,8 @@ namespace EchoPS.Server
         /// <summary>Why the connection ended (Disconnected) or was refused (Rejected).</summary>
         public DisconnectReason? Reason { get; private set; }
 
-        /// <summary>Clients served so far (Stopped).</summary>
-        public long ClientsServed { get; private set; }
+        /// <summary>Clients the server served in all (Stopped only; empty on other events, where a 0 would read as "none served").</summary>
+        public long? ClientsServed { get; private set; }
 
         /// <summary>A short human-readable detail, such as the socket error's name.</summary>
         public string Message { get; private set; }
