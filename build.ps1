@@ -163,7 +163,6 @@ function Invoke-Test {
     }
     if ($failedRuns -gt 0) { exit 1 }
 }
-}
 
 function Invoke-Serve {
     Invoke-Build
