@@ -27,7 +27,7 @@ namespace EchoPS.Tests
         [Theory]
         [InlineData("", "is empty")]
         [InlineData("   ", "is empty")]
-        [InlineData("localhost", "'localhost' is not an address or CIDR range")]
+        [InlineData("localhost", "'localhost' is not an IP address")]
         [InlineData("10/8", "'10/8' is not an address or CIDR range")]
         [InlineData("10.0.0.0/33", "from 0 to 32 for IPv4")]
         [InlineData("10.0.0.0/-1", "from 0 to 32 for IPv4")]
@@ -35,7 +35,7 @@ namespace EchoPS.Tests
         [InlineData("fd00::/129", "from 0 to 128 for IPv6")]
         [InlineData("fd00::/x", "from 0 to 128 for IPv6")]
         // Text that inet_aton would read as another address (octal, hex) is refused, not reinterpreted.
-        [InlineData("127.0.0.010", "'127.0.0.010' is not an address or CIDR range")]
+        [InlineData("127.0.0.010", "'127.0.0.010' is not a canonical IPv4 address")]
         [InlineData("0x7f.0.0.1/8", "'0x7f.0.0.1/8' is not an address or CIDR range")]
         // A mapped range's prefix counts the 96 bits of ::ffff:0:0/96 too.
         [InlineData("::ffff:10.0.0.0/8", "allowed is 96 to 128")]

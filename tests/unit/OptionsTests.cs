@@ -18,7 +18,7 @@ namespace EchoPS.Tests
             Assert.Equal(TimeSpan.FromSeconds(60), options.IdleTimeout);
             Assert.Equal(TimeSpan.FromSeconds(10), options.SendTimeout);
             Assert.Empty(options.AllowList);
-            Assert.Equal("allow any address, idle timeout 60 s, send timeout 10 s", options.DescribeLimits());
+            Assert.Equal("allow any address, idle timeout 60 s, send timeout 10 s, max slot hold 60 s while others wait", options.DescribeLimits());
         }
 
         public static TheoryData<string, Action<EchoServerOptions>> ServerEdges => new TheoryData<string, Action<EchoServerOptions>>
@@ -99,7 +99,7 @@ namespace EchoPS.Tests
                 MaxBytesPerSecond = 1000,
             };
             Assert.Equal("allow 10.0.0.0/8, ::1/128, idle timeout none, send timeout 2.5 s, max 1048576 bytes per connection, "
-                + "max session 30 s, max 5 connections/min per source, max 50 connections/min overall, max 1000 bytes/s per connection",
+                + "max session 30 s, max slot hold 60 s while others wait, max 5 connections/min per source (IPv6 per /64), max 50 connections/min overall, max 1000 bytes/s per connection",
                 options.DescribeLimits());
         }
 
