@@ -17,6 +17,8 @@ function New-EchoOutputSample {
             Test-EchoRoundTrip 127.0.0.1 -Port $port -Continuous -Interval 0.01 -TimeoutSec 10 | Select-Object -First 2
         )
         $concurrency = Test-EchoRoundTrip 127.0.0.1 -Port $port -Concurrency 2 -HoldMs 20 -TimeoutSec 10
+        # Two rounds of two small figures: a measurement with per-round records.
+        $measured = Measure-EchoServer "127.0.0.1:$port" -Figure RoundTrip, Slots -Rounds 2 -Count 50 -SlotClients 2 -HoldMs 20 -TimeoutSec 10
         # A client from an address outside the allowlist: a Rejected event with a reason.
         $stranger = [System.Net.Sockets.TcpClient]::new([System.Net.IPEndPoint]::new([ipaddress]'127.0.0.2', 0))
         try { $stranger.Connect([ipaddress]::Loopback, $port) } finally { $stranger.Dispose() }
@@ -34,6 +36,8 @@ function New-EchoOutputSample {
     }
     # Nothing listens on the port any more: a failure result.
     $refused = Test-EchoRoundTrip 127.0.0.1 -Port $port -TimeoutSec 5 -ErrorAction SilentlyContinue
+    # And a measurement of nothing: errors per figure.
+    $unmeasured = Measure-EchoServer "127.0.0.1:$port" -Figure RoundTrip -Count 10 -TimeoutSec 5 -ErrorAction SilentlyContinue
     $events = @(Receive-Job $job -Keep)
     [ordered]@{
         'EchoPS.Server.EchoServerEvent'     = $events
@@ -41,6 +45,9 @@ function New-EchoOutputSample {
         'EchoPS.Jobs.EchoServerJob'         = @($job)
         'EchoPS.Client.EchoRoundTripResult' = @($results) + $concurrency + $refused
         'EchoPS.Client.EchoClientWait'      = @($concurrency.Clients)
+        'EchoPS.Measure.EchoServerMeasurement' = @($measured) + $unmeasured
+        'EchoPS.Measure.MeasureRound'       = @($measured.PerRound)
+        'EchoPS.Measure.MeasureError'       = @($unmeasured.Errors)
     }
 }
 

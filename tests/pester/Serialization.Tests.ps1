@@ -72,7 +72,7 @@ Describe 'Output type <_> after serialization' -ForEach $outputTypes {
     }
 
     It 'keeps its meaning through Start-Job' {
-        $copies = $jobCopies[$type]
+        $copies = @($jobCopies[$type])
         $copies.Count | Should -Be $live.Count -Because 'the job makes the same samples'
         for ($i = 0; $i -lt $copies.Count; $i++) {
             $copies[$i].PSObject.TypeNames[0] | Should -Be "Deserialized.$type"
@@ -81,7 +81,7 @@ Describe 'Output type <_> after serialization' -ForEach $outputTypes {
     }
 
     It 'reads here as the job''s own process showed it (Start-Job)' {
-        $got = Format-EchoOutputText $jobCopies[$type]
+        $got = Format-EchoOutputText @($jobCopies[$type])
         $got.Table | Should -Be $jobText["$type|Table"]
         $got.List | Should -Be $jobText["$type|List"]
     }
