@@ -82,8 +82,16 @@ namespace EchoPS.Client
                     }
                     int n = socket.Receive(readBack, 0, readBack.Length, SocketFlags.None);
                     if (n == 0)
+                    {
+                        // After a half-close the writer shuts its side down and only then marks itself done: a fast
+                        // server echoes the rest and closes in between. End of stream after every byte the finished
+                        // writer sent is the end of a good stream (FinishStream reads it again); anything else is early.
+                        writer.Join(_options.Timeout);
+                        if (writer.IsDone && writer.Failure == null && tally.Received >= writer.Sent)
+                            return;
                         throw new EchoFailure(EchoRoundTripStatus.ClosedEarly,
                             $"The server closed the connection after echoing {tally.Received} of {writer.Sent} bytes of the stream.");
+                    }
                     tally.Add(0, pattern, pattern.OffsetAt(tally.Received), readBack, 0, n);
                     Volatile.Write(ref _progressDone, tally.Received);
                     lastData = Stopwatch.GetTimestamp();
