@@ -173,11 +173,11 @@ try {
                     $cCpu = Get-ProcessCpu $c.Process.Id
                     $cRate = (Invoke-Client conns $c.Port @($Conns)).per_second
                     $cCpu = (Get-ProcessCpu $c.Process.Id) - $cCpu
-                    $cpu = Get-ProcessCpu $peer.Process.Id
+                    $peerCpu = Get-ProcessCpu $peer.Process.Id
                     $rate = (Invoke-Client conns $peer.Port @($Conns)).per_second
-                    $cpu = (Get-ProcessCpu $peer.Process.Id) - $cpu
+                    $peerCpu = (Get-ProcessCpu $peer.Process.Id) - $peerCpu
                     $connRows.Add([pscustomobject]@{ Server = $module.Key; Events = $events; Round = $round; C = $cRate; EchoPS = $rate; Ratio = $rate / $cRate
-                            CUs = $cCpu * 1e6 / $Conns; Us = $cpu * 1e6 / $Conns })
+                            CUs = $cCpu * 1e6 / $Conns; Us = $peerCpu * 1e6 / $Conns })
                     if ($events -eq 'Job') {
                         $cRtt = Invoke-Client rtt $c.Port @($RttCount, 32, 1000)
                         $rtt = Invoke-Client rtt $peer.Port @($RttCount, 32, 1000)
