@@ -11,7 +11,7 @@ namespace EchoPS.Tests
     /// </summary>
     public class EngineIsolationTests
     {
-        internal static readonly string[] PowerShellLayer = { "EchoPS.Commands", "EchoPS.Jobs", "EchoPS.Completion" };
+        internal static readonly string[] PowerShellLayer = { "EchoPS.Commands", "EchoPS.Jobs", "EchoPS.Completion", "EchoPS.Errors" };
 
         private static readonly string EchoPSPath = typeof(EchoServerOptions).Assembly.Location;
 
@@ -26,9 +26,16 @@ namespace EchoPS.Tests
         public void The_check_covers_the_engine_namespaces()
         {
             var engine = PowerShellReferenceScanner.EngineTypes(EchoPSPath, PowerShellLayer);
-            foreach (var type in new[] { "EchoPS.Server.BlockingEchoServer", "EchoPS.Client.EchoClient", "EchoPS.LockDown.AddressRange", "EchoPS.Addressing" })
+            foreach (var type in new[]
+            {
+                "EchoPS.Server.EchoServer", "EchoPS.Server.BlockingEchoServer", "EchoPS.Server.EchoListener",
+                "EchoPS.Server.Sessions.EchoSession", "EchoPS.Server.Sessions.SessionRules", "EchoPS.Server.Sessions.Admission",
+                "EchoPS.Net.SocketErrors", "EchoPS.Net.SocketTimeouts", "EchoPS.Net.InvariantFormat", "EchoPS.Net.SocketSet",
+                "EchoPS.Client.EchoClient", "EchoPS.LockDown.AddressRange", "EchoPS.Addressing",
+            })
                 Assert.Contains(type, engine);
             Assert.DoesNotContain(engine, t => t.StartsWith("EchoPS.Commands.", System.StringComparison.Ordinal));
+            Assert.DoesNotContain(engine, t => t.StartsWith("EchoPS.Errors.", System.StringComparison.Ordinal));
         }
 
         [Fact]

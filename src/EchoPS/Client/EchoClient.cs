@@ -539,7 +539,7 @@ namespace EchoPS.Client
         private static string FamilyName(AddressFamily family) =>
             family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
 
-        internal static string Seconds(TimeSpan time) => InvariantFormat.Seconds(time);
+        private static string Seconds(TimeSpan time) => InvariantFormat.Seconds(time);
 
         private static string LocalEndPointOf(Socket socket)
         {

@@ -3,6 +3,7 @@ using System.Linq;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
+using EchoPS.Errors;
 using EchoPS.Jobs;
 using EchoPS.LockDown;
 using EchoPS.Server;
@@ -26,7 +27,7 @@ namespace EchoPS.Commands
         private static readonly TimeSpan FlushOnStopLimit = TimeSpan.FromSeconds(1);
         private const int MaxTimeoutSec = 86400;
 
-        private BlockingEchoServer _server;
+        private EchoServer _server;
 
         /// <summary>The TCP port to listen on; 0 picks a free port, reported in the Listening event.</summary>
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -178,7 +179,7 @@ namespace EchoPS.Commands
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
-            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}; {options.DescribeLimits()}; {options.DescribeEventRate()}.");
+            WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
             if (AsJob)
                 StartJob(options);
             else
@@ -192,7 +193,7 @@ namespace EchoPS.Commands
             _server?.RequestStop();
         }
 
-        private void WarnIfExposed(BlockingEchoServer server)
+        private void WarnIfExposed(EchoServer server)
         {
             var address = server.Options.Address;
             if (IPAddress.IsLoopback(address) || server.Options.AllowList.Count > 0)
@@ -304,7 +305,7 @@ namespace EchoPS.Commands
             // Events arrive on the server thread; only this (the pipeline) thread may write them out.
             using (var events = new ServerEventQueue())
             {
-                _server = new BlockingEchoServer(options, events.Post, EchoServerJob.NewServerId());
+                _server = EchoServer.Create(options, events.Post, EchoServerJob.NewServerId());
                 try
                 {
                     _server.Start();

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Net.Sockets;
 using System.Text;
 using EchoPS.Client;
+using EchoPS.Errors;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -172,7 +173,7 @@ namespace EchoPS.Commands
                 _client = client;
             }
 
-            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {TimeoutSec} s, deadline {EchoClient.Seconds(options.EffectiveDeadline)}, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {TimeoutSec} s, deadline {Net.InvariantFormat.Seconds(options.EffectiveDeadline)}, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
             bool showedProgress = false;
             EchoClientRun run = null;
             try

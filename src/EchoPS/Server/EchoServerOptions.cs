@@ -102,54 +102,63 @@ namespace EchoPS.Server
         {
             if (Address == null)
                 throw new ArgumentException("Address must be an IP address.", nameof(Address));
-            CheckRange(nameof(Port), Port, IPEndPoint.MinPort, IPEndPoint.MaxPort);
-            CheckRange(nameof(Backlog), Backlog, 1, MaxBacklog);
-            CheckRange(nameof(BufferSize), BufferSize, MinBufferSize, MaxBufferSize);
-            CheckTimeout(nameof(IdleTimeout), IdleTimeout);
-            CheckTimeout(nameof(SendTimeout), SendTimeout);
-            CheckTimeout(nameof(MaxSessionDuration), MaxSessionDuration);
-            CheckTimeout(nameof(MaxSlotHold), MaxSlotHold);
-            CheckRange(nameof(RateLimitIPv6PrefixLength), RateLimitIPv6PrefixLength, 0, 128);
-            CheckRange(nameof(MaxBytesPerConnection), MaxBytesPerConnection, 0, long.MaxValue);
-            CheckRange(nameof(MaxConnectionsPerMinute), MaxConnectionsPerMinute, 0, int.MaxValue);
-            CheckRange(nameof(MaxTotalConnectionsPerMinute), MaxTotalConnectionsPerMinute, 0, int.MaxValue);
-            CheckRange(nameof(MaxBytesPerSecond), MaxBytesPerSecond, 0, long.MaxValue);
-            CheckRange(nameof(EventRateLimit), EventRateLimit, 0, MaxEventRateLimit);
+            EchoDefaults.CheckRange(nameof(Port), Port, IPEndPoint.MinPort, IPEndPoint.MaxPort);
+            EchoDefaults.CheckRange(nameof(Backlog), Backlog, 1, MaxBacklog);
+            EchoDefaults.CheckRange(nameof(BufferSize), BufferSize, MinBufferSize, MaxBufferSize);
+            EchoDefaults.CheckTimeout(nameof(IdleTimeout), IdleTimeout, MaxTimeout);
+            EchoDefaults.CheckTimeout(nameof(SendTimeout), SendTimeout, MaxTimeout);
+            EchoDefaults.CheckTimeout(nameof(MaxSessionDuration), MaxSessionDuration, MaxTimeout);
+            EchoDefaults.CheckTimeout(nameof(MaxSlotHold), MaxSlotHold, MaxTimeout);
+            EchoDefaults.CheckRange(nameof(RateLimitIPv6PrefixLength), RateLimitIPv6PrefixLength, 0, 128);
+            EchoDefaults.CheckRange(nameof(MaxBytesPerConnection), MaxBytesPerConnection, 0, long.MaxValue);
+            EchoDefaults.CheckRange(nameof(MaxConnectionsPerMinute), MaxConnectionsPerMinute, 0, int.MaxValue);
+            EchoDefaults.CheckRange(nameof(MaxTotalConnectionsPerMinute), MaxTotalConnectionsPerMinute, 0, int.MaxValue);
+            EchoDefaults.CheckRange(nameof(MaxBytesPerSecond), MaxBytesPerSecond, 0, long.MaxValue);
+            EchoDefaults.CheckRange(nameof(EventRateLimit), EventRateLimit, 0, MaxEventRateLimit);
             if (AllowList == null)
                 throw new ArgumentException("AllowList must be a list (empty allows every address).", nameof(AllowList));
         }
 
-        /// <summary>A one-line summary of the lock-down settings, for the Listening event and -Verbose.</summary>
+        /// <summary>
+        /// The whole start-up summary in one line, for the Listening event (joined by ", ") and -Verbose (by "; "):
+        /// the socket settings, the lock-down settings and how events are passed on.
+        /// </summary>
+        public string DescribeSettings(string separator) =>
+            string.Join(separator, DescribeSocket(), DescribeLimits(), DescribeEventRate());
+
+        /// <summary>The socket settings in one line: "backlog 128, buffer 65536 bytes, TCP_NODELAY on".</summary>
+        public string DescribeSocket() =>
+            $"backlog {InvariantFormat.Number(Backlog)}, buffer {InvariantFormat.Number(BufferSize)} bytes, TCP_NODELAY {(NoDelay ? "on" : "off")}";
+
+        /// <summary>
+        /// A one-line summary of the lock-down settings, for the Listening event and -Verbose; invariant, so that it
+        /// reads the same under every culture ("0.5 s", never "0,5 s").
+        /// </summary>
         public string DescribeLimits()
         {
             var parts = new List<string>
             {
                 AllowList.Count == 0 ? "allow any address" : "allow " + string.Join(", ", AllowList),
-                "idle timeout " + Seconds(IdleTimeout),
-                "send timeout " + Seconds(SendTimeout),
+                "idle timeout " + InvariantFormat.SecondsOrNone(IdleTimeout),
+                "send timeout " + InvariantFormat.SecondsOrNone(SendTimeout),
             };
-            if (MaxBytesPerConnection > 0) parts.Add($"max {MaxBytesPerConnection} bytes per connection");
-            if (MaxSessionDuration > TimeSpan.Zero) parts.Add("max session " + Seconds(MaxSessionDuration));
-            parts.Add(MaxSlotHold > TimeSpan.Zero ? "max slot hold " + Seconds(MaxSlotHold) + " while others wait" : "slot hold unlimited");
+            if (MaxBytesPerConnection > 0) parts.Add($"max {InvariantFormat.Number(MaxBytesPerConnection)} bytes per connection");
+            if (MaxSessionDuration > TimeSpan.Zero) parts.Add("max session " + InvariantFormat.SecondsOrNone(MaxSessionDuration));
+            parts.Add(MaxSlotHold > TimeSpan.Zero ? "max slot hold " + InvariantFormat.SecondsOrNone(MaxSlotHold) + " while others wait" : "slot hold unlimited");
             if (MaxConnectionsPerMinute > 0)
-                parts.Add($"max {MaxConnectionsPerMinute} connections/min per source" + (RateLimitIPv6PrefixLength < 128 ? $" (IPv6 per /{RateLimitIPv6PrefixLength})" : ""));
-            if (MaxTotalConnectionsPerMinute > 0) parts.Add($"max {MaxTotalConnectionsPerMinute} connections/min overall");
-            if (MaxBytesPerSecond > 0) parts.Add($"max {MaxBytesPerSecond} bytes/s per connection");
+                parts.Add($"max {InvariantFormat.Number(MaxConnectionsPerMinute)} connections/min per source" +
+                    (RateLimitIPv6PrefixLength < 128 ? $" (IPv6 per /{InvariantFormat.Number(RateLimitIPv6PrefixLength)})" : ""));
+            if (MaxTotalConnectionsPerMinute > 0) parts.Add($"max {InvariantFormat.Number(MaxTotalConnectionsPerMinute)} connections/min overall");
+            if (MaxBytesPerSecond > 0) parts.Add($"max {InvariantFormat.Number(MaxBytesPerSecond)} bytes/s per connection");
             return string.Join(", ", parts);
         }
 
         /// <summary>How client events are passed on, for the Listening event: "events folded above 100/s".</summary>
         public string DescribeEventRate() =>
-            EventRateLimit == 0 ? "every event shown" : $"client events above {EventRateLimit}/s folded into summaries";
+            EventRateLimit == 0 ? "every event shown" : $"client events above {InvariantFormat.Number(EventRateLimit)}/s folded into summaries";
 
-        private static string Seconds(TimeSpan value) => value == TimeSpan.Zero ? "none" : $"{value.TotalSeconds:0.###} s";
 
-        private static void CheckTimeout(string name, TimeSpan value)
-        {
-            if (value < TimeSpan.Zero || value > MaxTimeout)
-                throw new ArgumentOutOfRangeException(name, value, $"{name} {value} is out of range: allowed is 0 (none) to {MaxTimeout}.");
-        }
-
+        /// <summary>The shared range check (<see cref="EchoDefaults.CheckRange"/>), under the name the measurer's options call.</summary>
         internal static void CheckRange(string name, long value, long min, long max) => EchoDefaults.CheckRange(name, value, min, max);
     }
 }

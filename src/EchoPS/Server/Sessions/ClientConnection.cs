@@ -1,8 +1,9 @@
 using System;
 using System.Net;
 using System.Net.Sockets;
+using EchoPS.Net;
 
-namespace EchoPS.Server
+namespace EchoPS.Server.Sessions
 {
     /// <summary>
     /// One accepted client. On Linux a bare descriptor from accept4 (see <see cref="LinuxSocketCalls"/>): no Socket
@@ -16,22 +17,35 @@ namespace EchoPS.Server
         private readonly int _descriptor;
         private int _closed;
 
-        private ClientConnection(Socket socket, int descriptor, IPEndPoint remote)
+        private ClientConnection(Socket socket, int descriptor, IPAddress address, int port)
         {
             _socket = socket;
             _descriptor = descriptor;
-            RemoteEndPoint = remote;
+            RemoteAddress = address;
+            RemotePort = port;
         }
 
-        /// <summary>The client's endpoint as the kernel reported it (IPv4-mapped on a dual-stack listener).</summary>
-        public IPEndPoint RemoteEndPoint { get; }
+        /// <summary>The client's address, IPv4-mapped ones (from a dual-stack listener) unmapped.</summary>
+        public IPAddress RemoteAddress { get; }
+
+        /// <summary>The client's port.</summary>
+        public int RemotePort { get; }
+
+        /// <summary>The client's endpoint, made when first asked for (an event passed on, Get-BlockingEchoServer); from any thread.</summary>
+        public IPEndPoint RemoteEndPoint => _remote ?? (_remote = new IPEndPoint(RemoteAddress, RemotePort));
+
+        private IPEndPoint _remote;
 
         /// <summary>A client accepted through accept4 on Linux, with the sockaddr accept4 filled.</summary>
-        public static ClientConnection FromDescriptor(int descriptor, byte[] address)
+        /// <param name="descriptor">accept4's descriptor.</param>
+        /// <param name="address">The sockaddr accept4 filled.</param>
+        /// <param name="last">The previous client's address, reused when this one has the same (see <see cref="LinuxSocketCalls.ToAddress"/>).</param>
+        public static ClientConnection FromDescriptor(int descriptor, byte[] address, LinuxSocketCalls.AddressCache last)
         {
             try
             {
-                return new ClientConnection(null, descriptor, LinuxSocketCalls.ToEndPoint(address));
+                var remote = LinuxSocketCalls.ToAddress(address, last, out int port);
+                return new ClientConnection(null, descriptor, remote, port);
             }
             catch
             {
@@ -41,8 +55,11 @@ namespace EchoPS.Server
         }
 
         /// <summary>A client accepted through Socket.Accept on the portable path.</summary>
-        public static ClientConnection FromSocket(Socket socket) =>
-            new ClientConnection(socket, -1, socket.RemoteEndPoint as IPEndPoint);
+        public static ClientConnection FromSocket(Socket socket)
+        {
+            var remote = Addressing.Unmap((IPEndPoint)socket.RemoteEndPoint);
+            return new ClientConnection(socket, -1, remote.Address, remote.Port) { _remote = remote };
+        }
 
         /// <summary>Reads up to <paramref name="count"/> bytes; 0 at end of stream. Throws SocketException.</summary>
         public int Receive(byte[] buffer, int offset, int count) => _socket == null
@@ -69,48 +86,60 @@ namespace EchoPS.Server
         /// Shuts both directions down, from any thread: a blocked receive or send fails at once. Ignores errors (a
         /// client that reset has nothing blocked on it). Never touches a closed connection.
         /// </summary>
-        public void Shutdown()
-        {
-            if (System.Threading.Volatile.Read(ref _closed) != 0)
-                return;
-            if (_socket == null)
-            {
-                LinuxSocketCalls.Shutdown(_descriptor);
-                return;
-            }
-            try
-            {
-                if (_socket.Connected)
-                    _socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
-            {
-                // Already reset or closed: nothing is blocked on it any more.
-            }
-        }
+        public void Shutdown() => Shutdown(SocketShutdown.Both);
 
         /// <summary>
         /// Shuts the sending side down (a FIN after what was written), from any thread; a blocked send fails. Ignores
         /// errors, and never touches a closed connection.
         /// </summary>
-        public void ShutdownSend()
+        public void ShutdownSend() => Shutdown(SocketShutdown.Send);
+
+        private void Shutdown(SocketShutdown how)
         {
             if (System.Threading.Volatile.Read(ref _closed) != 0)
                 return;
-            if (_socket == null)
-            {
+            if (_socket != null)
+                SocketClose.TryShutdown(_socket, how);
+            else if (how == SocketShutdown.Send)
                 LinuxSocketCalls.ShutdownSend(_descriptor);
-                return;
-            }
-            try
+            else
+                LinuxSocketCalls.Shutdown(_descriptor);
+        }
+
+        /// <summary>Ends a connection with nothing to wait for (refused, reset, failed): shut down both ways, then closed.</summary>
+        public void Abort()
+        {
+            Shutdown();
+            Close();
+        }
+
+        /// <summary>
+        /// A stop reaching the connection, from any thread, without losing echo: when the client has every byte it was
+        /// sent, shutting it down both ways wakes a blocked read or write at once (true); otherwise only the sending
+        /// side is shut (a FIN after the echo, and a blocked write fails), and the caller forces the rest later with
+        /// <see cref="ForceWake"/> (false).
+        /// </summary>
+        public bool WakeForStop()
+        {
+            if (Unacknowledged() == 0)
             {
-                if (_socket.Connected)
-                    _socket.Shutdown(SocketShutdown.Send);
+                ForceWake();
+                return true;
             }
-            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
-            {
-                // Already reset or closed.
-            }
+            ShutdownSend();
+            return false;
+        }
+
+        /// <summary>
+        /// Wakes the server thread wherever it is blocked on this connection: shutting it down both ways fails a
+        /// blocked read or write at once. Closing it here too is safe only where every call on it goes through the
+        /// Socket (see LinuxSocketCalls); otherwise the server thread closes it.
+        /// </summary>
+        public void ForceWake()
+        {
+            Shutdown();
+            if (!LinuxSocketCalls.Available)
+                Close();
         }
 
         /// <summary>Waits up to <paramref name="microseconds"/> for input (or end of stream, or an error) to read.</summary>
