@@ -25,7 +25,6 @@ namespace EchoPS.Commands
         // writing out what is still queued.
         private static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(10);
         private static readonly TimeSpan FlushOnStopLimit = TimeSpan.FromSeconds(1);
-        private const int MaxTimeoutSec = 86400;
 
         private EchoServer _server;
 
@@ -64,12 +63,12 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds a client may send nothing before it is cut off (default 60; 0 = never).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double IdleTimeoutSec { get; set; } = EchoServerOptions.DefaultIdleTimeout.TotalSeconds;
 
         /// <summary>Seconds one write of the echo may block on a client that does not read (default 10; 0 = forever).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double SendTimeoutSec { get; set; } = EchoServerOptions.DefaultSendTimeout.TotalSeconds;
 
         /// <summary>Bytes one connection may send; it is cut off once they are echoed (default 0 = unlimited).</summary>
@@ -80,12 +79,12 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds one connection may last (default 0 = unlimited).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double MaxSessionSec { get; set; }
 
         /// <summary>Seconds one client may keep the only slot while others wait in the backlog (default 60; 0 = no limit).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double MaxSlotHoldSec { get; set; } = EchoServerOptions.DefaultMaxSlotHold.TotalSeconds;
 
         /// <summary>Connections admitted per source address in any minute; more are rejected (default 0 = unlimited).</summary>

@@ -9,50 +9,31 @@ namespace EchoPS.Server
     /// <summary>How a blocking echo server binds and serves. Defaults are the safe ones.</summary>
     public sealed class EchoServerOptions
     {
+        // Each setting with its default and its range beside it; Validate checks every range through EchoDefaults,
+        // and the cmdlet's parameter attributes name the same constants.
+
+        /// <summary>The address to bind: loopback unless told otherwise.</summary>
+        public IPAddress Address { get; set; } = IPAddress.Loopback;
+
         /// <summary>The default port.</summary>
         public const int DefaultPort = EchoDefaults.Port;
+        /// <summary>The port to bind; 0 asks the system for a free one.</summary>
+        public int Port { get; set; } = DefaultPort;
+
         /// <summary>The default listen backlog.</summary>
         public const int DefaultBacklog = 128;
         /// <summary>The largest listen backlog accepted (the kernel clamps it further to somaxconn).</summary>
         public const int MaxBacklog = 65535;
-        /// <summary>The default size of the one echo buffer.</summary>
+        /// <summary>How many not-yet-accepted clients the kernel queues.</summary>
+        public int Backlog { get; set; } = DefaultBacklog;
+
+        /// <summary>The default size of the echo buffer (one per session).</summary>
         public const int DefaultBufferSize = 64 * 1024;
         /// <summary>The smallest echo buffer: one byte would work, but it only measures syscall overhead.</summary>
         public const int MinBufferSize = 256;
         /// <summary>The largest echo buffer: beyond this the socket buffers, not ours, limit a read.</summary>
         public const int MaxBufferSize = 16 * 1024 * 1024;
-
-        /// <summary>The default event rate limit: client events per second shown one by one before they are folded.</summary>
-        public const int DefaultEventRateLimit = 100;
-        /// <summary>The largest event rate limit accepted (0 turns folding off: every event, however many).</summary>
-        public const int MaxEventRateLimit = 1000000;
-        /// <summary>
-        /// The most events held for a reader at once (a foreground server's queue to its console, a job's unreceived
-        /// events); beyond it events are dropped and counted. The final Stopped event is always kept.
-        /// </summary>
-        public const int MaxHeldEvents = 10000;
-
-        /// <summary>The default idle timeout: a silent client cannot hold the only slot for longer.</summary>
-        public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
-        /// <summary>The default send timeout: a client that stops reading its echo is cut off after this.</summary>
-        public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromSeconds(10);
-        /// <summary>The default slot-hold limit: one client may keep the only slot this long while others wait.</summary>
-        public static readonly TimeSpan DefaultMaxSlotHold = TimeSpan.FromSeconds(60);
-        /// <summary>The default prefix length that groups IPv6 sources for the per-source rate limit (a /64 is one site).</summary>
-        public const int DefaultRateLimitIPv6PrefixLength = 64;
-        /// <summary>The longest timeout a socket accepts here (socket timeouts are whole milliseconds in an int).</summary>
-        public static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
-
-        /// <summary>The address to bind: loopback unless told otherwise.</summary>
-        public IPAddress Address { get; set; } = IPAddress.Loopback;
-
-        /// <summary>The port to bind; 0 asks the system for a free one.</summary>
-        public int Port { get; set; } = DefaultPort;
-
-        /// <summary>How many not-yet-accepted clients the kernel queues.</summary>
-        public int Backlog { get; set; } = DefaultBacklog;
-
-        /// <summary>The size of the single buffer every read and write goes through.</summary>
+        /// <summary>The size of the buffer every read and write of a session goes through.</summary>
         public int BufferSize { get; set; } = DefaultBufferSize;
 
         /// <summary>Sets TCP_NODELAY on accepted sockets, so small echoes are not held back by Nagle's algorithm.</summary>
@@ -61,9 +42,18 @@ namespace EchoPS.Server
         /// <summary>Clients allowed to connect; empty allows every address. Others are rejected before any echo.</summary>
         public IReadOnlyList<AddressRange> AllowList { get; set; } = Array.Empty<AddressRange>();
 
+        /// <summary>The longest timeout a socket accepts here, in seconds (socket timeouts are whole milliseconds in an int).</summary>
+        public const int MaxTimeoutSeconds = 86400;
+        /// <summary>The longest timeout a socket accepts here: one day.</summary>
+        public static readonly TimeSpan MaxTimeout = TimeSpan.FromSeconds(MaxTimeoutSeconds);
+
+        /// <summary>The default idle timeout: a silent client cannot hold the only slot for longer.</summary>
+        public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
         /// <summary>How long a client may send nothing before it is cut off; zero never cuts it off.</summary>
         public TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
 
+        /// <summary>The default send timeout: a client that stops reading its echo is cut off after this.</summary>
+        public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromSeconds(10);
         /// <summary>How long one write of the echo may block on a client that does not read; zero waits forever.</summary>
         public TimeSpan SendTimeout { get; set; } = DefaultSendTimeout;
 
@@ -73,6 +63,8 @@ namespace EchoPS.Server
         /// <summary>How long one connection may last; zero is unlimited.</summary>
         public TimeSpan MaxSessionDuration { get; set; }
 
+        /// <summary>The default slot-hold limit: one client may keep the only slot this long while others wait.</summary>
+        public static readonly TimeSpan DefaultMaxSlotHold = TimeSpan.FromSeconds(60);
         /// <summary>
         /// How long one client may keep the only slot while other clients wait in the backlog; zero never cuts it off.
         /// Checked between reads and writes: a client alone is never cut off by it.
@@ -85,17 +77,29 @@ namespace EchoPS.Server
         /// <summary>Connections admitted from all sources together in any 60 seconds; 0 is unlimited.</summary>
         public int MaxTotalConnectionsPerMinute { get; set; }
 
+        /// <summary>The default prefix length that groups IPv6 sources for the per-source rate limit (a /64 is one site).</summary>
+        public const int DefaultRateLimitIPv6PrefixLength = 64;
         /// <summary>IPv6 sources that share this many leading bits count as one source for the per-source limit (0 to 128).</summary>
         public int RateLimitIPv6PrefixLength { get; set; } = DefaultRateLimitIPv6PrefixLength;
 
         /// <summary>The echo rate of one connection, in bytes per second; 0 is unlimited.</summary>
         public long MaxBytesPerSecond { get; set; }
 
+        /// <summary>The default event rate limit: client events per second shown one by one before they are folded.</summary>
+        public const int DefaultEventRateLimit = 100;
+        /// <summary>The largest event rate limit accepted (0 turns folding off: every event, however many).</summary>
+        public const int MaxEventRateLimit = 1000000;
         /// <summary>
         /// Client events (Connected, Disconnected, Rejected) per second passed on one by one; above it, they are
         /// folded into one Summary event per second. 0 passes every event.
         /// </summary>
         public int EventRateLimit { get; set; } = DefaultEventRateLimit;
+
+        /// <summary>
+        /// The most events held for a reader at once (a foreground server's queue to its console, a job's unreceived
+        /// events); beyond it events are dropped and counted. The final Stopped event is always kept.
+        /// </summary>
+        public const int MaxHeldEvents = 10000;
 
         /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
         public void Validate()
