@@ -56,5 +56,29 @@ namespace EchoPS.Tests
             Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(EchoPSPath), PowerShellReferenceScanner.PowerShellAssembly + ".dll")));
             Assert.DoesNotContain(System.AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == PowerShellReferenceScanner.PowerShellAssembly);
         }
+
+        /// <summary>The dependency picture of docs/design.md, where it says "does not use": checked on the built assembly.</summary>
+        [Theory]
+        [InlineData("EchoPS.Client", "EchoPS.Server")]
+        [InlineData("EchoPS.Server", "EchoPS.Client")]
+        [InlineData("EchoPS.Jobs", "EchoPS.Commands")]
+        [InlineData("EchoPS.Net", "EchoPS.Server")]
+        [InlineData("EchoPS.Net", "EchoPS.Client")]
+        [InlineData("EchoPS.Net", "EchoPS.Measure")]
+        public void A_part_does_not_use_another(string user, string used)
+        {
+            // The scanner lists every use of the namespace given by a type outside it; only the user's are kept.
+            var uses = PowerShellReferenceScanner.Scan(EchoPSPath, used)
+                .Where(u => u.StartsWith(user + ".", System.StringComparison.Ordinal) && u.Contains(" uses " + used + "."))
+                .ToList();
+            Assert.True(uses.Count == 0, $"{user} must not use {used}; found:\n" + string.Join("\n", uses));
+        }
+
+        [Fact]
+        public void The_dependency_check_sees_a_use_where_there_is_one()
+        {
+            Assert.Contains(PowerShellReferenceScanner.Scan(EchoPSPath, "EchoPS.Server"),
+                u => u.StartsWith("EchoPS.Jobs.", System.StringComparison.Ordinal) && u.Contains(" uses EchoPS.Server."));
+        }
     }
 }
