@@ -110,6 +110,8 @@ namespace EchoPS.Tests
                 Assert.Equal("512 B", InvariantFormat.Bytes(512));
                 Assert.Equal("12,000", InvariantFormat.Count(12000));
                 Assert.Equal("1048576", InvariantFormat.Number(1048576));
+                Assert.Equal("0.5", InvariantFormat.Number(0.5));
+                Assert.Equal("2.25", InvariantFormat.Number(2.25));
             });
         }
 

@@ -18,6 +18,9 @@ namespace EchoPS.Net
         /// <summary>Seconds, or "none" for zero (a limit that is off).</summary>
         internal static string SecondsOrNone(TimeSpan time) => time == TimeSpan.Zero ? "none" : Seconds(time);
 
+        /// <summary>A number as typed, in its shortest exact form: "0.5", "2", "1E-05".</summary>
+        internal static string Number(double value) => value.ToString(CultureInfo.InvariantCulture);
+
         /// <summary>A whole number as is: "1000000".</summary>
         internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
