@@ -18,6 +18,7 @@ namespace EchoPS.Server
         private readonly EchoServerOptions _options;
         private readonly byte[] _acceptedAddress = new byte[LinuxSocketCalls.AddressBufferSize];
         private readonly LinuxSocketCalls.AddressCache _lastAddress = new LinuxSocketCalls.AddressCache(); // reused for the next client from the same address
+        private ClientConnection _spare; // the connection accepted last, reused once closed
         private bool _closed;
 
         private EchoListener(Socket socket, EchoServerOptions options)
@@ -74,7 +75,9 @@ namespace EchoPS.Server
             if (LinuxSocketCalls.Available)
             {
                 int descriptor = LinuxSocketCalls.Accept(_descriptor, _acceptedAddress);
-                return descriptor < 0 ? null : ClientConnection.FromDescriptor(descriptor, _acceptedAddress, _lastAddress);
+                if (descriptor < 0)
+                    return null;
+                return _spare = ClientConnection.FromDescriptor(descriptor, _acceptedAddress, _lastAddress, _spare);
             }
             var socket = _socket.Accept();
             ApplyClientOptions(socket, _options);

@@ -9,12 +9,14 @@ namespace EchoPS.Server.Sessions
     /// One accepted client. On Linux a bare descriptor from accept4 (see <see cref="LinuxSocketCalls"/>): no Socket
     /// object per connection, and no per-connection setsockopt, as the options come from the listener. Elsewhere a
     /// Socket, with the options set on it after accept. The server thread owns it: only that thread receives, sends
-    /// and closes; other threads only shut it down, which wakes a blocked receive or send.
+    /// and closes; other threads only shut it down, which wakes a blocked receive or send. On Linux a closed
+    /// connection object is reused for the next accept (see <see cref="FromDescriptor"/>): nothing may hold one past
+    /// its close but for reading its remote endpoint.
     /// </summary>
     internal sealed class ClientConnection
     {
         private readonly Socket _socket;
-        private readonly int _descriptor;
+        private int _descriptor;
         private int _closed;
 
         private ClientConnection(Socket socket, int descriptor, IPAddress address, int port)
@@ -26,26 +28,35 @@ namespace EchoPS.Server.Sessions
         }
 
         /// <summary>The client's address, IPv4-mapped ones (from a dual-stack listener) unmapped.</summary>
-        public IPAddress RemoteAddress { get; }
+        public IPAddress RemoteAddress { get; private set; }
 
         /// <summary>The client's port.</summary>
-        public int RemotePort { get; }
+        public int RemotePort { get; private set; }
 
-        /// <summary>The client's endpoint, made when first asked for (an event passed on, Get-BlockingEchoServer); from any thread.</summary>
-        public IPEndPoint RemoteEndPoint => _remote ?? (_remote = new IPEndPoint(RemoteAddress, RemotePort));
+        /// <summary>The client's endpoint, made when asked for (Get-BlockingEchoServer's CurrentClient); from any thread.</summary>
+        public IPEndPoint RemoteEndPoint => new IPEndPoint(RemoteAddress, RemotePort);
 
-        private IPEndPoint _remote;
-
-        /// <summary>A client accepted through accept4 on Linux, with the sockaddr accept4 filled.</summary>
+        /// <summary>
+        /// A client accepted through accept4 on Linux, with the sockaddr accept4 filled. <paramref name="spare"/>, the
+        /// previous connection, is reused when it is closed (always, in the blocking model, which accepts only after
+        /// the previous client's close), so that an accept allocates nothing.
+        /// </summary>
         /// <param name="descriptor">accept4's descriptor.</param>
         /// <param name="address">The sockaddr accept4 filled.</param>
         /// <param name="last">The previous client's address, reused when this one has the same (see <see cref="LinuxSocketCalls.ToAddress"/>).</param>
-        public static ClientConnection FromDescriptor(int descriptor, byte[] address, LinuxSocketCalls.AddressCache last)
+        /// <param name="spare">The connection returned last time, or null.</param>
+        public static ClientConnection FromDescriptor(int descriptor, byte[] address, LinuxSocketCalls.AddressCache last, ClientConnection spare)
         {
             try
             {
                 var remote = LinuxSocketCalls.ToAddress(address, last, out int port);
-                return new ClientConnection(null, descriptor, remote, port);
+                if (spare == null || spare._socket != null || System.Threading.Volatile.Read(ref spare._closed) == 0)
+                    return new ClientConnection(null, descriptor, remote, port);
+                spare._descriptor = descriptor;
+                spare.RemoteAddress = remote;
+                spare.RemotePort = port;
+                System.Threading.Volatile.Write(ref spare._closed, 0);
+                return spare;
             }
             catch
             {
@@ -58,7 +69,7 @@ namespace EchoPS.Server.Sessions
         public static ClientConnection FromSocket(Socket socket)
         {
             var remote = Addressing.Unmap((IPEndPoint)socket.RemoteEndPoint);
-            return new ClientConnection(socket, -1, remote.Address, remote.Port) { _remote = remote };
+            return new ClientConnection(socket, -1, remote.Address, remote.Port);
         }
 
         /// <summary>Reads up to <paramref name="count"/> bytes; 0 at end of stream. Throws SocketException.</summary>
