@@ -116,7 +116,9 @@ Describe 'Bench -Quick' {
 
     It 'reports allocations, stop latency and Import-Module time' {
         $Report.allocations.bytes_per_echo | Should -Not -BeNullOrEmpty
-        $Report.allocations.bytes_per_connection | Should -BeGreaterThan 0
+        # A figure, not a sign: a connection allocates next to nothing since events are built only when shown, so in a
+        # quick run (200 connections, one repeat) the shell's own noise can make the difference negative.
+        $Report.allocations.bytes_per_connection -is [ValueType] | Should -BeTrue -Because 'the bench reports bytes per connection'
         @($Report.stop_latency_ms.PSObject.Properties.Name) | Should -Be @('Listening', 'ServingIdle', 'ServingStream', 'ServingWithQueue')
         $Report.import_module.ColdMs | Should -BeGreaterThan 0
     }

@@ -6,12 +6,13 @@
 BeforeDiscovery {
     $module = Import-Module (Join-Path $PSScriptRoot '../../module/EchoPS.psd1') -PassThru -Force
     # Every EchoPS type a cmdlet declares it outputs, and the EchoPS types those carry in their properties (a
-    # result's Clients, a job's Server): each must survive serialization.
+    # result's Clients, a job's Server): each must survive serialization. An abstract property type (a job's Server is
+    # an EchoServer) has no instances of its own: its concrete types are declared outputs and sampled as such.
     $declared = @($module.ExportedCmdlets.Values.OutputType.Type | Where-Object { $_ -and $_.FullName -like 'EchoPS.*' })
     $nested = foreach ($type in $declared) {
         foreach ($property in $type.GetProperties()) {
             $inner = if ($property.PropertyType.IsArray) { $property.PropertyType.GetElementType() } else { $property.PropertyType }
-            if ($inner.IsClass -and $inner.FullName -like 'EchoPS.*') { $inner }
+            if ($inner.IsClass -and -not $inner.IsAbstract -and $inner.FullName -like 'EchoPS.*') { $inner }
         }
     }
     $outputTypes = @(@($declared) + @($nested) | ForEach-Object FullName | Sort-Object -Unique)

@@ -11,7 +11,7 @@ namespace EchoPS.Tests
     /// </summary>
     public class EngineIsolationTests
     {
-        internal static readonly string[] PowerShellLayer = { "EchoPS.Commands", "EchoPS.Jobs", "EchoPS.Completion" };
+        internal static readonly string[] PowerShellLayer = { "EchoPS.Commands", "EchoPS.Jobs", "EchoPS.Completion", "EchoPS.Errors" };
 
         private static readonly string EchoPSPath = typeof(EchoServerOptions).Assembly.Location;
 
@@ -26,9 +26,16 @@ namespace EchoPS.Tests
         public void The_check_covers_the_engine_namespaces()
         {
             var engine = PowerShellReferenceScanner.EngineTypes(EchoPSPath, PowerShellLayer);
-            foreach (var type in new[] { "EchoPS.Server.BlockingEchoServer", "EchoPS.Client.EchoClient", "EchoPS.LockDown.AddressRange", "EchoPS.Addressing" })
+            foreach (var type in new[]
+            {
+                "EchoPS.Server.EchoServer", "EchoPS.Server.BlockingEchoServer", "EchoPS.Server.EchoListener",
+                "EchoPS.Server.Sessions.EchoSession", "EchoPS.Server.Sessions.SessionRules", "EchoPS.Server.Sessions.Admission",
+                "EchoPS.Net.SocketErrors", "EchoPS.Net.SocketTimeouts", "EchoPS.Net.InvariantFormat", "EchoPS.Net.SocketSet",
+                "EchoPS.Client.EchoClient", "EchoPS.LockDown.AddressRange", "EchoPS.Addressing",
+            })
                 Assert.Contains(type, engine);
             Assert.DoesNotContain(engine, t => t.StartsWith("EchoPS.Commands.", System.StringComparison.Ordinal));
+            Assert.DoesNotContain(engine, t => t.StartsWith("EchoPS.Errors.", System.StringComparison.Ordinal));
         }
 
         [Fact]
@@ -48,6 +55,30 @@ namespace EchoPS.Tests
             // PowerShellStandard.Library is a private, compile-only reference: the tests run without it.
             Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(EchoPSPath), PowerShellReferenceScanner.PowerShellAssembly + ".dll")));
             Assert.DoesNotContain(System.AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == PowerShellReferenceScanner.PowerShellAssembly);
+        }
+
+        /// <summary>The dependency picture of docs/design.md, where it says "does not use": checked on the built assembly.</summary>
+        [Theory]
+        [InlineData("EchoPS.Client", "EchoPS.Server")]
+        [InlineData("EchoPS.Server", "EchoPS.Client")]
+        [InlineData("EchoPS.Jobs", "EchoPS.Commands")]
+        [InlineData("EchoPS.Net", "EchoPS.Server")]
+        [InlineData("EchoPS.Net", "EchoPS.Client")]
+        [InlineData("EchoPS.Net", "EchoPS.Measure")]
+        public void A_part_does_not_use_another(string user, string used)
+        {
+            // The scanner lists every use of the namespace given by a type outside it; only the user's are kept.
+            var uses = PowerShellReferenceScanner.Scan(EchoPSPath, used)
+                .Where(u => u.StartsWith(user + ".", System.StringComparison.Ordinal) && u.Contains(" uses " + used + "."))
+                .ToList();
+            Assert.True(uses.Count == 0, $"{user} must not use {used}; found:\n" + string.Join("\n", uses));
+        }
+
+        [Fact]
+        public void The_dependency_check_sees_a_use_where_there_is_one()
+        {
+            Assert.Contains(PowerShellReferenceScanner.Scan(EchoPSPath, "EchoPS.Server"),
+                u => u.StartsWith("EchoPS.Jobs.", System.StringComparison.Ordinal) && u.Contains(" uses EchoPS.Server."));
         }
     }
 }

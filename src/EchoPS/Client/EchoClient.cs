@@ -7,7 +7,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
-using EchoPS.Formatting;
+using EchoPS.Net;
 
 namespace EchoPS.Client
 {
@@ -29,7 +29,7 @@ namespace EchoPS.Client
 
         private readonly EchoClientOptions _options;
         private readonly ManualResetEvent _cancelled = new ManualResetEvent(false);
-        private readonly HashSet<Socket> _sockets = new HashSet<Socket>();
+        private readonly SocketSet _sockets;
         private volatile bool _isCancelled;
         private volatile RunDeadline _deadline;
         // What a progress snapshot reads: written by the measuring thread between its timed steps.
@@ -42,6 +42,9 @@ namespace EchoPS.Client
         {
             _options = options ?? throw new ArgumentNullException(nameof(options));
             _options.Validate();
+            // No socket opens once the run is cancelled or past its deadline: asked under the set's lock, so a close-all
+            // never misses one.
+            _sockets = new SocketSet(() => _isCancelled || _deadline?.IsReached == true);
         }
 
         /// <summary>
@@ -143,7 +146,7 @@ namespace EchoPS.Client
 
         private string DoneBy(EchoRoundTripResult result)
         {
-            string bytes = $"{DisplayFormat.InvariantBytes(result.BytesReceived)} of {DisplayFormat.InvariantBytes(result.BytesSent)} sent came back";
+            string bytes = $"{InvariantFormat.Bytes(result.BytesReceived)} of {InvariantFormat.Bytes(result.BytesSent)} sent came back";
             switch (_options.Mode)
             {
                 case EchoTestMode.RoundTrip:
@@ -316,40 +319,19 @@ namespace EchoPS.Client
             throw new EchoFailure(EchoRoundTripStatus.TimedOut, $"Connect to {endPoint} timed out after {Seconds(_options.Timeout)}.", namesTarget: true);
         }
 
-        private Socket Open(AddressFamily family)
+        private Socket Open(AddressFamily family) => Open(family, _options.Timeout);
+
+        /// <summary>A tracked socket with TCP_NODELAY as asked and both socket timeouts; refused once cancelled or past the deadline.</summary>
+        private Socket Open(AddressFamily family, TimeSpan timeout)
         {
-            var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                socket.NoDelay = _options.NoDelay;
-                socket.ReceiveTimeout = socket.SendTimeout = TimeoutMs(_options.Timeout);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-            lock (_sockets)
-            {
-                if (_isCancelled || _deadline?.IsReached == true)
-                {
-                    socket.Dispose();
-                    ThrowIfCancelled();
-                    throw DeadlineFailure(" before a connection was opened");
-                }
-                _sockets.Add(socket);
-            }
-            return socket;
+            var socket = _sockets.Open(family, _options.NoDelay, SocketTimeouts.Milliseconds(timeout));
+            if (socket != null)
+                return socket;
+            ThrowIfCancelled();
+            throw DeadlineFailure(" before a connection was opened");
         }
 
-        private void Close(Socket socket)
-        {
-            if (socket == null)
-                return;
-            lock (_sockets)
-                _sockets.Remove(socket);
-            socket.Dispose();
-        }
+        private void Close(Socket socket) => _sockets.Close(socket);
 
         /// <summary>
         /// Sends one message from <paramref name="offset"/> in the pattern and reads all of it back, keeping at most
@@ -449,7 +431,7 @@ namespace EchoPS.Client
                 // change the verdict.
                 if (extra == 0 && tally.Mismatches == 0)
                 {
-                    if (ex is SocketException socketError && IsTimeout(socketError) && _deadline?.IsReached != true)
+                    if (SocketErrors.IsTimeout(ex) && _deadline?.IsReached != true)
                         throw new EchoFailure(EchoRoundTripStatus.TimedOut,
                             $"Every byte came back, but the server did not close its side within {Seconds(_options.Timeout)} {when}.");
                     throw IoFailure(ex, 0, 0, "the end of the stream");
@@ -498,15 +480,7 @@ namespace EchoPS.Client
         }
 
         /// <summary>Closes every socket of the run, as the deadline does: blocked calls fail at once.</summary>
-        private void CloseAll()
-        {
-            lock (_sockets)
-            {
-                foreach (var socket in _sockets)
-                    socket.Dispose();
-                _sockets.Clear();
-            }
-        }
+        private void CloseAll() => _sockets.CloseAll();
 
         /// <summary>A socket error during reads and writes, as a status: a timeout after part of a message means its tail was lost.</summary>
         private Exception IoFailure(Exception ex, long received, long size, string label)
@@ -530,33 +504,20 @@ namespace EchoPS.Client
             }
         }
 
+        /// <summary>A socket error as the run's status, from the shared table (<see cref="SocketErrors"/>).</summary>
         internal static EchoRoundTripStatus Classify(Exception ex)
         {
-            if (!(ex is SocketException socketError))
+            if (!(ex is SocketException))
                 return EchoRoundTripStatus.Failed;
-            if (IsTimeout(socketError))
-                return EchoRoundTripStatus.TimedOut;
-            switch (socketError.SocketErrorCode)
+            return SocketErrors.Classify(ex) switch
             {
-                case SocketError.ConnectionRefused:
-                    return EchoRoundTripStatus.Refused;
-                case SocketError.ConnectionReset:
-                case SocketError.ConnectionAborted:
-                case SocketError.Shutdown: // EPIPE: writing after the server closed
-                    return EchoRoundTripStatus.Reset;
-                case SocketError.HostUnreachable:
-                case SocketError.NetworkUnreachable:
-                case SocketError.HostDown:
-                case SocketError.NetworkDown:
-                case SocketError.AddressNotAvailable:
-                    return EchoRoundTripStatus.Unreachable;
-                default:
-                    return EchoRoundTripStatus.Failed;
-            }
+                SocketFault.TimedOut => EchoRoundTripStatus.TimedOut,
+                SocketFault.Refused => EchoRoundTripStatus.Refused,
+                SocketFault.Reset => EchoRoundTripStatus.Reset,
+                SocketFault.Unreachable or SocketFault.AddressNotAvailable => EchoRoundTripStatus.Unreachable,
+                _ => EchoRoundTripStatus.Failed,
+            };
         }
-
-        private static bool IsTimeout(SocketException ex) =>
-            ex.SocketErrorCode == SocketError.TimedOut || ex.SocketErrorCode == SocketError.WouldBlock;
 
         private static string DescribeConnectFailure(Exception ex, IPEndPoint endPoint)
         {
@@ -573,17 +534,12 @@ namespace EchoPS.Client
             }
         }
 
-        private static string Describe(Exception ex) =>
-            ex is SocketException socketError ? $"{socketError.SocketErrorCode} ({socketError.Message})" : ex.Message;
+        private static string Describe(Exception ex) => SocketErrors.Describe(ex);
 
         private static string FamilyName(AddressFamily family) =>
             family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
 
-        internal static string Seconds(TimeSpan time) =>
-            time.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
-
-        private static int TimeoutMs(TimeSpan time) =>
-            (int)Math.Max(1, Math.Min(int.MaxValue, Math.Ceiling(time.TotalMilliseconds)));
+        private static string Seconds(TimeSpan time) => InvariantFormat.Seconds(time);
 
         private static string LocalEndPointOf(Socket socket)
         {

@@ -126,6 +126,9 @@ namespace EchoPS.Client
             }
         }
 
+        /// <summary>Whether a payload of this many bytes can be sent: 1 to <see cref="MaxSize"/>.</summary>
+        internal static bool IsPayloadLength(int length) => length >= 1 && length <= MaxSize;
+
         /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
         public void Validate()
         {
@@ -134,7 +137,7 @@ namespace EchoPS.Client
             if (Size != null)
                 EchoDefaults.CheckRange(nameof(Size), Size.Value, 1, MaxSize);
             EchoDefaults.CheckRange(nameof(Concurrency), Concurrency, 1, MaxConcurrency);
-            if (Payload != null && (Payload.Length == 0 || Payload.Length > MaxSize))
+            if (Payload != null && !IsPayloadLength(Payload.Length))
                 throw new ArgumentException($"The payload has {Payload.Length} bytes: allowed is 1 to {MaxSize}.", nameof(Payload));
             if (Timeout <= TimeSpan.Zero)
                 throw new ArgumentException($"Timeout {Timeout} must be positive.", nameof(Timeout));

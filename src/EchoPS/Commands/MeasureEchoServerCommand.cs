@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using EchoPS.Errors;
 using EchoPS.Measure;
 
 namespace EchoPS.Commands

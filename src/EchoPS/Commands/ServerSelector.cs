@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using EchoPS.Errors;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -8,7 +9,7 @@ namespace EchoPS.Commands
     /// <summary>Finds running servers by -Id or -Port, reporting each value that matches none.</summary>
     internal static class ServerSelector
     {
-        internal static IEnumerable<BlockingEchoServer> Select(PSCmdlet cmdlet, int[] ids, int[] ports)
+        internal static IEnumerable<EchoServer> Select(PSCmdlet cmdlet, int[] ids, int[] ports)
         {
             var running = EchoServerRegistry.Running();
             if (ids != null)
@@ -18,10 +19,10 @@ namespace EchoPS.Commands
             return running;
         }
 
-        private static List<BlockingEchoServer> Match(PSCmdlet cmdlet, IReadOnlyList<BlockingEchoServer> running,
-            int[] wanted, System.Func<BlockingEchoServer, int> key, string what)
+        private static List<EchoServer> Match(PSCmdlet cmdlet, IReadOnlyList<EchoServer> running,
+            int[] wanted, System.Func<EchoServer, int> key, string what)
         {
-            var found = new List<BlockingEchoServer>();
+            var found = new List<EchoServer>();
             foreach (var value in wanted)
             {
                 var matches = running.Where(s => key(s) == value).ToList();

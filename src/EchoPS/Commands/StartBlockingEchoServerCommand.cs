@@ -3,6 +3,7 @@ using System.Linq;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
+using EchoPS.Errors;
 using EchoPS.Jobs;
 using EchoPS.LockDown;
 using EchoPS.Server;
@@ -24,9 +25,8 @@ namespace EchoPS.Commands
         // writing out what is still queued.
         private static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(10);
         private static readonly TimeSpan FlushOnStopLimit = TimeSpan.FromSeconds(1);
-        private const int MaxTimeoutSec = 86400;
 
-        private BlockingEchoServer _server;
+        private EchoServer _server;
 
         /// <summary>The TCP port to listen on; 0 picks a free port, reported in the Listening event.</summary>
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -63,12 +63,12 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds a client may send nothing before it is cut off (default 60; 0 = never).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double IdleTimeoutSec { get; set; } = EchoServerOptions.DefaultIdleTimeout.TotalSeconds;
 
         /// <summary>Seconds one write of the echo may block on a client that does not read (default 10; 0 = forever).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double SendTimeoutSec { get; set; } = EchoServerOptions.DefaultSendTimeout.TotalSeconds;
 
         /// <summary>Bytes one connection may send; it is cut off once they are echoed (default 0 = unlimited).</summary>
@@ -79,12 +79,12 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds one connection may last (default 0 = unlimited).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double MaxSessionSec { get; set; }
 
         /// <summary>Seconds one client may keep the only slot while others wait in the backlog (default 60; 0 = no limit).</summary>
         [Parameter]
-        [ValidateSeconds(MaxTimeoutSec)]
+        [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double MaxSlotHoldSec { get; set; } = EchoServerOptions.DefaultMaxSlotHold.TotalSeconds;
 
         /// <summary>Connections admitted per source address in any minute; more are rejected (default 0 = unlimited).</summary>
@@ -178,7 +178,7 @@ namespace EchoPS.Commands
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
-            WriteVerbose($"Binding {target}: backlog {options.Backlog}, buffer {options.BufferSize} bytes, TCP_NODELAY {(options.NoDelay ? "on" : "off")}; {options.DescribeLimits()}; {options.DescribeEventRate()}.");
+            WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
             if (AsJob)
                 StartJob(options);
             else
@@ -192,7 +192,7 @@ namespace EchoPS.Commands
             _server?.RequestStop();
         }
 
-        private void WarnIfExposed(BlockingEchoServer server)
+        private void WarnIfExposed(EchoServer server)
         {
             var address = server.Options.Address;
             if (IPAddress.IsLoopback(address) || server.Options.AllowList.Count > 0)
@@ -304,7 +304,7 @@ namespace EchoPS.Commands
             // Events arrive on the server thread; only this (the pipeline) thread may write them out.
             using (var events = new ServerEventQueue())
             {
-                _server = new BlockingEchoServer(options, events.Post, EchoServerJob.NewServerId());
+                _server = EchoServer.Create(options, events.Post, EchoServerJob.NewServerId());
                 try
                 {
                     _server.Start();

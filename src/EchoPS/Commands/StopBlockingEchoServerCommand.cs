@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using EchoPS.Errors;
 using EchoPS.Jobs;
 using EchoPS.Server;
 
@@ -56,15 +57,15 @@ namespace EchoPS.Commands
             }
         }
 
-        private IEnumerable<BlockingEchoServer> Targets()
+        private IEnumerable<EchoServer> Targets()
         {
             if (ParameterSetName != InputSet)
                 return ServerSelector.Select(this, Id, Port);
 
-            var servers = new List<BlockingEchoServer>();
+            var servers = new List<EchoServer>();
             foreach (var item in InputObject)
             {
-                var server = item?.BaseObject as BlockingEchoServer ?? (item?.BaseObject as EchoServerJob)?.Server;
+                var server = item?.BaseObject as EchoServer ?? (item?.BaseObject as EchoServerJob)?.Server;
                 if (server != null)
                 {
                     // The same answer as -Port or -Id give for a server that is not running.
@@ -78,7 +79,7 @@ namespace EchoPS.Commands
                 // Any other object binds by property name, as -Port and -Id (alias ServerId) would. A server that
                 // came back deserialized (from a job or remoting) names its id "Id". With both an id and a port,
                 // both must match: an id alone from another process could name another server here.
-                bool isServer = item != null && item.TypeNames.Any(t => t.EndsWith(typeof(BlockingEchoServer).FullName, StringComparison.Ordinal));
+                bool isServer = item != null && item.TypeNames.Any(t => t.EndsWith(typeof(EchoServer).FullName, StringComparison.Ordinal));
                 var serverId = NumberProperty(item, isServer ? "Id" : "ServerId");
                 var port = NumberProperty(item, "Port");
                 if (serverId != null && port != null)

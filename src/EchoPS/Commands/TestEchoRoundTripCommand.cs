@@ -3,6 +3,8 @@ using System.Management.Automation;
 using System.Net.Sockets;
 using System.Text;
 using EchoPS.Client;
+using EchoPS.Errors;
+using EchoPS.Net;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -172,7 +174,7 @@ namespace EchoPS.Commands
                 _client = client;
             }
 
-            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {TimeoutSec} s, deadline {EchoClient.Seconds(options.EffectiveDeadline)}, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
+            WriteVerbose($"Testing {host} port {port}: {Describe(options)}, timeout {InvariantFormat.Number(TimeoutSec)} s, deadline {InvariantFormat.Seconds(options.EffectiveDeadline)}, TCP_NODELAY {(options.NoDelay ? "on" : "off")}.");
             bool showedProgress = false;
             EchoClientRun run = null;
             try
@@ -284,15 +286,18 @@ namespace EchoPS.Commands
             switch (o.Mode)
             {
                 case EchoTestMode.Continuous:
-                    return $"one {o.MessageSize}-byte round trip every {o.EffectiveInterval.TotalSeconds} s until Ctrl+C";
+                    return $"one {o.MessageSize}-byte round trip every {TypedSeconds(o.EffectiveInterval)} s until Ctrl+C";
                 case EchoTestMode.Throughput:
-                    return $"streaming {(o.TotalBytes != null ? $"{o.TotalBytes} bytes" : "")}{(o.TotalBytes != null && o.Duration != null ? " or " : "")}{(o.Duration != null ? $"for {o.Duration.Value.TotalSeconds} s" : "")} in {o.MessageSize}-byte writes";
+                    return $"streaming {(o.TotalBytes != null ? $"{o.TotalBytes} bytes" : "")}{(o.TotalBytes != null && o.Duration != null ? " or " : "")}{(o.Duration != null ? $"for {TypedSeconds(o.Duration.Value)} s" : "")} in {o.MessageSize}-byte writes";
                 case EchoTestMode.Concurrency:
-                    return $"{o.Concurrency} clients at once, {o.MessageSize}-byte message each, holding {o.Hold.TotalMilliseconds} ms";
+                    return $"{o.Concurrency} clients at once, {o.MessageSize}-byte message each, holding {InvariantFormat.Number(o.Hold.TotalMilliseconds)} ms";
                 default:
-                    return $"{o.Count} round trips of {o.MessageSize} bytes after one warm-up{(o.EffectiveInterval > TimeSpan.Zero ? $", {o.EffectiveInterval.TotalSeconds} s apart" : "")}";
+                    return $"{o.Count} round trips of {o.MessageSize} bytes after one warm-up{(o.EffectiveInterval > TimeSpan.Zero ? $", {TypedSeconds(o.EffectiveInterval)} s apart" : "")}";
             }
         }
+
+        // Seconds as the user typed them, the same under every culture (the engine's own messages use InvariantFormat.Seconds).
+        private static string TypedSeconds(TimeSpan time) => InvariantFormat.Number(time.TotalSeconds);
 
         private bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
 
@@ -317,7 +322,7 @@ namespace EchoPS.Commands
                         problem = $"-Payload has {FormatItem(item)} at index {i}: each byte must be a whole number from 0 to 255 (or give a string, sent as UTF-8).";
                 }
             }
-            if (problem == null && (bytes.Length == 0 || bytes.Length > EchoClientOptions.MaxSize))
+            if (problem == null && !EchoClientOptions.IsPayloadLength(bytes.Length))
                 problem = $"-Payload must be a non-empty string or byte array of at most {EchoClientOptions.MaxSize} bytes; got {bytes.Length} bytes.";
             if (problem != null)
                 ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidPayload", problem, null));

@@ -16,7 +16,7 @@ namespace EchoPS.Completion
     public abstract class RunningServerCompleter : IArgumentCompleter
     {
         /// <summary>The number this completer offers for a server.</summary>
-        protected abstract int KeyOf(BlockingEchoServer server);
+        protected abstract int KeyOf(EchoServer server);
 
         /// <inheritdoc />
         public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName,
@@ -37,13 +37,13 @@ namespace EchoPS.Completion
     public sealed class RunningServerPortCompleter : RunningServerCompleter
     {
         /// <inheritdoc />
-        protected override int KeyOf(BlockingEchoServer server) => server.Port;
+        protected override int KeyOf(EchoServer server) => server.Port;
     }
 
     /// <summary>Completes -Id with the ids of the running servers.</summary>
     public sealed class RunningServerIdCompleter : RunningServerCompleter
     {
         /// <inheritdoc />
-        protected override int KeyOf(BlockingEchoServer server) => server.Id;
+        protected override int KeyOf(EchoServer server) => server.Id;
     }
 }

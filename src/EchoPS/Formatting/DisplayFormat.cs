@@ -9,27 +9,8 @@ namespace EchoPS.Formatting
     /// </summary>
     public static class DisplayFormat
     {
-        private static readonly string[] s_units = { "KiB", "MiB", "GiB", "TiB" };
-
         /// <summary>A byte count for people: "512 B", "1.5 KiB", "12.3 MiB".</summary>
-        public static string Bytes(long bytes) => Bytes(bytes, CultureInfo.CurrentCulture);
-
-        /// <summary>The same in the invariant culture, for messages that must read the same everywhere.</summary>
-        internal static string InvariantBytes(long bytes) => Bytes(bytes, CultureInfo.InvariantCulture);
-
-        private static string Bytes(long bytes, CultureInfo culture)
-        {
-            if (Math.Abs(bytes) < 1024)
-                return bytes.ToString(culture) + " B";
-            double value = bytes;
-            int unit = -1;
-            while (Math.Abs(value) >= 1024 && unit < s_units.Length - 1)
-            {
-                value /= 1024;
-                unit++;
-            }
-            return value.ToString("0.0", culture) + " " + s_units[unit];
-        }
+        public static string Bytes(long bytes) => Net.InvariantFormat.Bytes(bytes, CultureInfo.CurrentCulture);
 
         /// <summary>
         /// A duration in milliseconds with the precision that matters at its size: "0.042" under 10 ms (a loopback

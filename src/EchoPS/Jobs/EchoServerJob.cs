@@ -2,7 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
-using EchoPS.Commands;
+using EchoPS.Errors;
 using EchoPS.Server;
 
 namespace EchoPS.Jobs
@@ -14,7 +14,7 @@ namespace EchoPS.Jobs
     public sealed class EchoServerJob : Job
     {
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
-        private BlockingEchoServer _server;
+        private EchoServer _server;
         private Runspace _owner;
         private long _dropped;
         private long _unreported;
@@ -25,7 +25,7 @@ namespace EchoPS.Jobs
         }
 
         /// <summary>The server this job runs.</summary>
-        public BlockingEchoServer Server => _server;
+        public EchoServer Server => _server;
 
         /// <summary>
         /// The server's id: what Get- and Stop-BlockingEchoServer -Id take. Always the same number as the job's
@@ -61,7 +61,7 @@ namespace EchoPS.Jobs
         /// <summary>Binds the server with events flowing into this job; throws if it cannot listen.</summary>
         internal void Start(EchoServerOptions options)
         {
-            _server = new BlockingEchoServer(options, OnServerEvent, Id);
+            _server = EchoServer.Create(options, OnServerEvent, Id);
             SetJobState(JobState.Running);
             try
             {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Net;
 using System.Net.Sockets;
 using EchoPS.Client;
+using EchoPS.Net;
 
 namespace EchoPS.Measure
 {
@@ -11,55 +12,10 @@ namespace EchoPS.Measure
     /// pending connect, send and receive. Also the probes' one place for connecting within a time and for naming a
     /// socket error as an echo status.
     /// </summary>
-    internal sealed class ProbeSockets : IDisposable
+    internal sealed class ProbeSockets : SocketSet
     {
-        private readonly HashSet<Socket> _open = new HashSet<Socket>();
-        private bool _closed;
-
-        internal int Count
-        {
-            get { lock (_open) return _open.Count; }
-        }
-
         /// <summary>A new TCP socket with TCP_NODELAY, tracked; throws OperationCanceledException once closed.</summary>
-        internal Socket Open(AddressFamily family)
-        {
-            var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            lock (_open)
-            {
-                if (_closed)
-                {
-                    socket.Dispose();
-                    throw new OperationCanceledException();
-                }
-                _open.Add(socket);
-            }
-            return socket;
-        }
-
-        internal void Close(Socket socket)
-        {
-            if (socket == null)
-                return;
-            lock (_open)
-                _open.Remove(socket);
-            socket.Dispose();
-        }
-
-        /// <summary>Closes every socket, and any opened later.</summary>
-        public void Dispose()
-        {
-            Socket[] all;
-            lock (_open)
-            {
-                _closed = true;
-                all = new Socket[_open.Count];
-                _open.CopyTo(all);
-                _open.Clear();
-            }
-            foreach (var socket in all)
-                socket.Dispose();
-        }
+        internal Socket Open(AddressFamily family) => Open(family, noDelay: true) ?? throw new OperationCanceledException();
 
         /// <summary>
         /// Connects within the time given, without a timer or a thread: a non-blocking connect, one poll, then the

@@ -16,6 +16,13 @@ namespace EchoPS.Net
                 throw new ArgumentOutOfRangeException(name, value, $"{name} {value} is out of range: allowed is {min} to {max}.");
         }
 
+        /// <summary>A time limit where 0 means none: throws <see cref="ArgumentOutOfRangeException"/> outside 0 to <paramref name="max"/>.</summary>
+        internal static void CheckTimeout(string name, TimeSpan value, TimeSpan max)
+        {
+            if (value < TimeSpan.Zero || value > max)
+                throw new ArgumentOutOfRangeException(name, value, $"{name} {value} is out of range: allowed is 0 (none) to {max}.");
+        }
+
         /// <summary>A port a client can connect to: 1 to 65535.</summary>
         internal static void CheckConnectable(string name, int port) =>
             CheckRange(name, port, IPEndPoint.MinPort + 1, IPEndPoint.MaxPort);

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Globalization;
 using System.Linq;
 using System.Net;
 using System.Text;
@@ -53,7 +52,7 @@ namespace EchoPS.Server
                 _timer = new Timer(_ => Flush(), null, Timeout.Infinite, Timeout.Infinite);
         }
 
-        /// <summary>Passes an event on, or folds it into the next summary.</summary>
+        /// <summary>Passes an event other than a client event on, after any summary still pending.</summary>
         public void Post(EchoServerEvent e)
         {
             if (_limit == 0)
@@ -65,14 +64,29 @@ namespace EchoPS.Server
             {
                 if (_closed)
                     return;
-                if (!IsClientEvent(e.Kind))
-                {
-                    EmitSummary();
-                    _sink(e);
-                    if (e.Kind == EchoServerEventKind.Stopped)
-                        _closed = true;
+                EmitSummary();
+                _sink(e);
+                if (e.Kind == EchoServerEventKind.Stopped)
+                    _closed = true;
+            }
+        }
+
+        /// <summary>
+        /// Passes a client event (Connected, Disconnected, Rejected) on, or folds it into the next summary. The event
+        /// object is built only when the event is passed on: a folded event allocates nothing.
+        /// </summary>
+        public void Post(EchoServerEventKind kind, IPAddress address, int port, long received = 0, long echoed = 0,
+            TimeSpan? duration = null, DisconnectReason? reason = null, string message = null)
+        {
+            if (_limit == 0)
+            {
+                _sink(EchoServerEvent.Client(_serverId, _local, kind, new IPEndPoint(address, port), received, echoed, duration, reason, message));
+                return;
+            }
+            lock (_gate)
+            {
+                if (_closed)
                     return;
-                }
                 long now = Stopwatch.GetTimestamp();
                 if (now - _windowStart >= Window)
                 {
@@ -83,20 +97,17 @@ namespace EchoPS.Server
                 if (_passed < _limit)
                 {
                     _passed++;
-                    _sink(e);
+                    _sink(EchoServerEvent.Client(_serverId, _local, kind, new IPEndPoint(address, port), received, echoed, duration, reason, message));
                     return;
                 }
-                Fold(e, now);
+                Fold(kind, address, received, echoed, reason, now);
             }
         }
 
         /// <inheritdoc />
         public void Dispose() => _timer?.Dispose();
 
-        private static bool IsClientEvent(EchoServerEventKind kind) =>
-            kind == EchoServerEventKind.Connected || kind == EchoServerEventKind.Disconnected || kind == EchoServerEventKind.Rejected;
-
-        private void Fold(EchoServerEvent e, long now)
+        private void Fold(EchoServerEventKind kind, IPAddress address, long received, long echoed, DisconnectReason? reason, long now)
         {
             if (_pending++ == 0)
             {
@@ -105,25 +116,24 @@ namespace EchoPS.Server
                 long dueMs = (_windowStart + Window - now) * 1000 / Stopwatch.Frequency + 1;
                 _timer.Change(Math.Max(1, dueMs), Timeout.Infinite);
             }
-            switch (e.Kind)
+            switch (kind)
             {
                 case EchoServerEventKind.Connected:
                     _connected++;
                     break;
                 case EchoServerEventKind.Disconnected:
                     _disconnected++;
-                    _received += e.BytesReceived;
-                    _echoed += e.BytesEchoed;
+                    _received += received;
+                    _echoed += echoed;
                     break;
                 default:
                     _rejected++;
                     break;
             }
-            if (e.Reason.HasValue)
-                _reasons[(int)e.Reason.Value]++;
+            if (reason.HasValue)
+                _reasons[(int)reason.Value]++;
             // A connection's Connected and Disconnected count once as a source: its Connected, or a Rejected.
-            var address = e.Kind == EchoServerEventKind.Disconnected ? null : e.Remote?.Address;
-            if (address == null)
+            if (kind == EchoServerEventKind.Disconnected || address == null)
                 return;
             if (_sources.TryGetValue(address, out var count))
                 _sources[address] = count + 1;
@@ -206,6 +216,6 @@ namespace EchoPS.Server
             return string.Join(", ", parts);
         }
 
-        private static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+        private static string Count(long value) => Net.InvariantFormat.Count(value);
     }
 }

@@ -58,12 +58,12 @@ namespace EchoPS.Server
     /// </summary>
     public sealed class EchoServerEvent
     {
-        private EchoServerEvent(int serverId, EchoServerEventKind kind, IPEndPoint localEndPoint)
+        private EchoServerEvent(int serverId, EchoServerEventKind kind, string localEndPoint)
         {
             Timestamp = DateTime.Now;
             ServerId = serverId;
             Kind = kind;
-            LocalEndPoint = localEndPoint?.ToString();
+            LocalEndPoint = localEndPoint;
         }
 
         // Times are DateTime, not DateTimeOffset: PowerShell serializes a DateTime exactly (jobs, remoting, Export-Clixml),
@@ -82,7 +82,7 @@ namespace EchoPS.Server
         // Endpoints are kept as text ("127.0.0.1:8080", "[::1]:8080") so that serialized events stay flat and stable.
 
         /// <summary>The server's bound endpoint.</summary>
-        public string LocalEndPoint { get; private set; }
+        public string LocalEndPoint { get; }
 
         /// <summary>The client's endpoint, for client events.</summary>
         /// <remarks>Made text only when read: a folded event is never read, and costs no string.</remarks>
@@ -126,34 +126,23 @@ namespace EchoPS.Server
         /// <summary>The exception behind an Error event; kept out of the public shape so that serialized events stay flat.</summary>
         internal Exception Exception { get; private set; }
 
-        internal static EchoServerEvent Listening(int serverId, IPEndPoint local, string message) =>
+        internal static EchoServerEvent Listening(int serverId, string local, string message) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Listening, local) { Message = message };
 
-        internal static EchoServerEvent Connected(int serverId, IPEndPoint local, IPEndPoint remote) =>
-            new EchoServerEvent(serverId, EchoServerEventKind.Connected, local) { Remote = remote };
-
-        internal static EchoServerEvent Disconnected(int serverId, IPEndPoint local, IPEndPoint remote, long received,
-            long echoed, TimeSpan duration, DisconnectReason reason, string message) =>
-            new EchoServerEvent(serverId, EchoServerEventKind.Disconnected, local)
+        /// <summary>A client event (Connected, Disconnected, Rejected) as it is passed on; built only then (see <see cref="ClientEventFolder"/>).</summary>
+        internal static EchoServerEvent Client(int serverId, string local, EchoServerEventKind kind, IPEndPoint remote,
+            long received, long echoed, TimeSpan? duration, DisconnectReason? reason, string message) =>
+            new EchoServerEvent(serverId, kind, local)
             {
                 Remote = remote,
                 BytesReceived = received,
                 BytesEchoed = echoed,
-                DurationMs = duration.TotalMilliseconds,
+                DurationMs = duration?.TotalMilliseconds,
                 Reason = reason,
                 Message = message,
             };
 
-        internal static EchoServerEvent Rejected(int serverId, IPEndPoint local, IPEndPoint remote,
-            DisconnectReason reason, string message) =>
-            new EchoServerEvent(serverId, EchoServerEventKind.Rejected, local)
-            {
-                Remote = remote,
-                Reason = reason,
-                Message = message,
-            };
-
-        internal static EchoServerEvent Stopped(int serverId, IPEndPoint local, long clientsServed, long received,
+        internal static EchoServerEvent Stopped(int serverId, string local, long clientsServed, long received,
             long echoed, TimeSpan duration) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Stopped, local)
             {
@@ -165,9 +154,8 @@ namespace EchoPS.Server
 
         internal static EchoServerEvent Summary(int serverId, string local, long connected, long disconnected,
             long rejected, long received, long echoed, TimeSpan span, string busiest, string message) =>
-            new EchoServerEvent(serverId, EchoServerEventKind.Summary, null)
+            new EchoServerEvent(serverId, EchoServerEventKind.Summary, local)
             {
-                LocalEndPoint = local,
                 FoldedConnected = connected,
                 FoldedDisconnected = disconnected,
                 FoldedRejected = rejected,
@@ -178,7 +166,7 @@ namespace EchoPS.Server
                 Message = message,
             };
 
-        internal static EchoServerEvent Failure(int serverId, IPEndPoint local, Exception exception) =>
+        internal static EchoServerEvent Failure(int serverId, string local, Exception exception) =>
             new EchoServerEvent(serverId, EchoServerEventKind.Error, local)
             {
                 Message = exception.Message,

@@ -6,17 +6,17 @@ namespace EchoPS.Server
     /// <summary>The servers started in this process that have not ended yet.</summary>
     public static class EchoServerRegistry
     {
-        private static readonly List<BlockingEchoServer> s_servers = new List<BlockingEchoServer>();
+        private static readonly List<EchoServer> s_servers = new List<EchoServer>();
 
         /// <summary>Adds a started server.</summary>
-        public static void Add(BlockingEchoServer server)
+        public static void Add(EchoServer server)
         {
             lock (s_servers)
                 s_servers.Add(server);
         }
 
         /// <summary>The servers still running (listening, serving or stopping), in start order.</summary>
-        public static IReadOnlyList<BlockingEchoServer> Running()
+        public static IReadOnlyList<EchoServer> Running()
         {
             lock (s_servers)
             {

@@ -1,6 +1,7 @@
 using System;
 using System.Net;
 using System.Net.Sockets;
+using EchoPS.Net;
 
 namespace EchoPS.Server
 {
@@ -37,18 +38,14 @@ namespace EchoPS.Server
         /// <summary>What kind of failure it was.</summary>
         public StartFailure Failure { get; }
 
-        private static StartFailure Classify(SocketError error)
+        /// <summary>A bind or listen error as a start failure, from the shared table (<see cref="SocketErrors"/>).</summary>
+        private static StartFailure Classify(SocketError error) => SocketErrors.Classify(error) switch
         {
-            switch (error)
-            {
-                case System.Net.Sockets.SocketError.AddressAlreadyInUse: return StartFailure.AddressInUse;
-                case System.Net.Sockets.SocketError.AddressNotAvailable:
-                case System.Net.Sockets.SocketError.AddressFamilyNotSupported:
-                case System.Net.Sockets.SocketError.ProtocolFamilyNotSupported: return StartFailure.AddressNotAvailable;
-                case System.Net.Sockets.SocketError.AccessDenied: return StartFailure.PermissionDenied;
-                default: return StartFailure.SocketError;
-            }
-        }
+            SocketFault.AddressInUse => StartFailure.AddressInUse,
+            SocketFault.AddressNotAvailable or SocketFault.FamilyNotSupported => StartFailure.AddressNotAvailable,
+            SocketFault.AccessDenied => StartFailure.PermissionDenied,
+            _ => StartFailure.SocketError,
+        };
 
         private static string Describe(IPAddress address, int port, SocketException inner)
         {

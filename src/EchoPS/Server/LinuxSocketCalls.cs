@@ -79,20 +79,59 @@ namespace EchoPS.Server
             }
         }
 
-        /// <summary>The endpoint in a sockaddr_in or sockaddr_in6 that <see cref="Accept"/> filled.</summary>
-        internal static IPEndPoint ToEndPoint(byte[] address)
+        /// <summary>
+        /// The address (IPv4-mapped ones unmapped) and port in a sockaddr_in or sockaddr_in6 that <see cref="Accept"/>
+        /// filled. <paramref name="last"/> remembers the previous client's address: when the new one has the same (a
+        /// client connecting again and again, the common case under load), that IPAddress object is reused, so an
+        /// accept allocates nothing for the address.
+        /// </summary>
+        internal static IPAddress ToAddress(byte[] address, AddressCache last, out int port)
         {
             int family = BitConverter.ToUInt16(address, 0);
-            int port = (address[2] << 8) | address[3];
+            port = (address[2] << 8) | address[3];
             if (family == AF_INET)
-                return new IPEndPoint(new IPAddress(BitConverter.ToUInt32(address, 4)), port);
+                return last.Matches(address, 4, 4) ? last.Address : last.Remember(address, 4, 4, new IPAddress(BitConverter.ToUInt32(address, 4)));
             if (family == AF_INET6)
             {
+                // The 16 address bytes and the 4 of the scope id, which follow them.
+                if (last.Matches(address, 8, 20))
+                    return last.Address;
                 var bytes = new byte[16];
                 Buffer.BlockCopy(address, 8, bytes, 0, 16);
-                return new IPEndPoint(new IPAddress(bytes, BitConverter.ToUInt32(address, 24)), port);
+                return last.Remember(address, 8, 20, Addressing.Unmap(new IPAddress(bytes, BitConverter.ToUInt32(address, 24))));
             }
             throw new SocketException((int)SocketError.AddressFamilyNotSupported);
+        }
+
+        /// <summary>The last address <see cref="ToAddress"/> made, with the sockaddr bytes it came from.</summary>
+        internal sealed class AddressCache
+        {
+            private readonly byte[] _raw = new byte[AddressBufferSize];
+            private int _offset, _count;
+            private IPAddress _address;
+
+            /// <summary>The address remembered; use it only after <see cref="Matches"/> said yes.</summary>
+            internal IPAddress Address => _address;
+
+            /// <summary>Whether the bytes at offset are those remembered (the family's place and length included).</summary>
+            internal bool Matches(byte[] address, int offset, int count)
+            {
+                if (_address == null || _offset != offset || _count != count)
+                    return false;
+                for (int i = offset; i < offset + count; i++)
+                    if (_raw[i] != address[i])
+                        return false;
+                return true;
+            }
+
+            internal IPAddress Remember(byte[] address, int offset, int count, IPAddress made)
+            {
+                Buffer.BlockCopy(address, offset, _raw, offset, count);
+                _offset = offset;
+                _count = count;
+                _address = made;
+                return made;
+            }
         }
 
         /// <summary>

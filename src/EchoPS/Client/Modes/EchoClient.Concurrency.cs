@@ -5,6 +5,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
+using EchoPS.Net;
 
 namespace EchoPS.Client
 {
@@ -92,7 +93,7 @@ namespace EchoPS.Client
                 wait.ConnectMs = connection.ConnectMs;
                 wait.LocalEndPoint = connection.LocalEndPoint;
                 wait.Address = connection.Address.ToString();
-                socket.ReceiveTimeout = socket.SendTimeout = TimeoutMs(_options.Timeout + QueuedWaitAllowance());
+                socket.ReceiveTimeout = socket.SendTimeout = SocketTimeouts.Milliseconds(_options.Timeout + QueuedWaitAllowance());
 
                 // Pseudo-random messages differ per client, so one client's echo cannot pass for another's; a payload is sent as given.
                 int offset = _options.Payload != null ? 0 : pattern.OffsetAt((wait.Client - 1L) * size);

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
-using EchoPS.Formatting;
+using EchoPS.Net;
 
 namespace EchoPS.Client
 {
@@ -53,13 +53,13 @@ namespace EchoPS.Client
 
             result.Status = EchoRoundTripStatus.Success;
             result.Message = string.Format(CultureInfo.InvariantCulture, "{0} verified in {1:0.000} s{2}.",
-                DisplayFormat.InvariantBytes(tally.Received), LatencyStats.ToMs(end - start) / 1000,
+                InvariantFormat.Bytes(tally.Received), LatencyStats.ToMs(end - start) / 1000,
                 _options.HalfClose ? ", end of stream after half-close" : "");
         }
 
         private void ReadAndVerify(Socket socket, StreamWriter writer, RepeatingPattern pattern, byte[] readBack, Tally tally, long start)
         {
-            long timeoutTicks = (long)(_options.Timeout.TotalSeconds * Stopwatch.Frequency);
+            long timeoutTicks = SocketTimeouts.Ticks(_options.Timeout);
             long lastData = start;
             try
             {
@@ -110,7 +110,7 @@ namespace EchoPS.Client
             if (_options.Duration is TimeSpan duration)
                 fraction = Math.Max(fraction, seconds / duration.TotalSeconds);
             return new EchoClientProgress((int)Math.Min(100, fraction * 100), string.Format(CultureInfo.InvariantCulture,
-                "{0} verified, {1:0} MiB/s", DisplayFormat.InvariantBytes(received), received / MiB / Math.Max(seconds, 1e-6)));
+                "{0} verified, {1:0} MiB/s", InvariantFormat.Bytes(received), received / MiB / Math.Max(seconds, 1e-6)));
         }
 
         /// <summary>Writes the pattern in chunks until the byte count or the duration is reached, on its own thread.</summary>
@@ -153,7 +153,7 @@ namespace EchoPS.Client
 
             private void Write()
             {
-                long deadline = _duration is TimeSpan d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+                long deadline = _duration is TimeSpan d ? Stopwatch.GetTimestamp() + SocketTimeouts.Ticks(d) : long.MaxValue;
                 try
                 {
                     long sent = 0;

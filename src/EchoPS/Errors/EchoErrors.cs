@@ -6,10 +6,11 @@ using EchoPS.Client;
 using EchoPS.Measure;
 using EchoPS.Server;
 
-namespace EchoPS.Commands
+namespace EchoPS.Errors
 {
     /// <summary>
-    /// Every ErrorRecord the module writes, in one place, so that error ids stay stable: scripts match on them.
+    /// Every ErrorRecord the module writes, in one place, so that error ids stay stable: scripts match on them. Used by
+    /// the cmdlets and the job alike (a namespace of its own, so that neither depends on the other for it).
     /// </summary>
     internal static class EchoErrors
     {
@@ -38,7 +39,7 @@ namespace EchoPS.Commands
         internal static ErrorRecord ServerNotFound(string message, object value) =>
             new ErrorRecord(new ArgumentException(message), "ServerNotFound", ErrorCategory.ObjectNotFound, value);
 
-        internal static ErrorRecord StopTimedOut(BlockingEchoServer server) =>
+        internal static ErrorRecord StopTimedOut(EchoServer server) =>
             new ErrorRecord(new TimeoutException($"Server {server.Id} on {server.LocalEndPoint} did not stop within the time allowed."),
                 "StopTimedOut", ErrorCategory.OperationTimeout, server);
 

@@ -1,0 +1,64 @@
+using System;
+using System.Net;
+using EchoPS.LockDown;
+
+namespace EchoPS.Server.Sessions
+{
+    /// <summary>
+    /// Who may be served: the allowlist, then the rate limits by arrival. One per server (the rate limiter's window is
+    /// the server's); single-threaded like the rate limiter, so a model that admits from several threads takes a
+    /// lock around <see cref="Admit"/> or admits on one thread.
+    /// </summary>
+    internal sealed class Admission
+    {
+        private readonly EchoServerOptions _options;
+        private readonly ConnectionRateLimiter _rateLimiter;
+
+        internal Admission(EchoServerOptions options)
+        {
+            _options = options;
+            _rateLimiter = new ConnectionRateLimiter(options.MaxConnectionsPerMinute, options.MaxTotalConnectionsPerMinute,
+                options.RateLimitIPv6PrefixLength);
+        }
+
+        /// <summary>Whether any rule applies: with none, a client's address is not even looked at.</summary>
+        internal bool IsActive => _options.AllowList.Count > 0 || _rateLimiter.IsActive;
+
+        /// <summary>Null when the client may be served; else why not, with the reason.</summary>
+        internal string Admit(ClientConnection client, IPAddress address, out DisconnectReason reason)
+        {
+            reason = DisconnectReason.NotAllowed;
+            if (!IsAllowed(address))
+                return $"{address} is not in the allowlist";
+            if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(address, ArrivalTime(client), out var refusal))
+            {
+                reason = DisconnectReason.RateLimited;
+                return refusal;
+            }
+            return null;
+        }
+
+        private bool IsAllowed(IPAddress address)
+        {
+            if (_options.AllowList.Count == 0)
+                return true;
+            foreach (var range in _options.AllowList)
+            {
+                if (range.Contains(address))
+                    return true;
+            }
+            return false;
+        }
+
+        /// <summary>
+        /// When the client's connection was established, as far as the kernel tells: a queued client arrived before
+        /// it was accepted, and a rate limit counts arrivals. The accept time where the kernel does not say.
+        /// </summary>
+        private static DateTime ArrivalTime(ClientConnection client)
+        {
+            var now = DateTime.UtcNow;
+            var since = client.SinceEstablished();
+            return since.HasValue ? now - since.Value : now;
+        }
+    }
+}

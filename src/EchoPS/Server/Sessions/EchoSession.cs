@@ -1,0 +1,324 @@
+using System;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using EchoPS.LockDown;
+using EchoPS.Net;
+
+namespace EchoPS.Server.Sessions
+{
+    /// <summary>
+    /// One client connection's whole life, on the thread that runs it: admit (allowlist, rate limits), take it live
+    /// (a stop reaches it), echo with its caps, throttle and deadlines, classify how it ended, close it (lingering
+    /// where the server chose the end, so no echo is lost to a reset), report Connected and Disconnected. A session
+    /// owns its buffer and is reused for the next connection: the blocking server has one; a model serving clients
+    /// at once would have one per client in progress. Its server is the host: options, stop state, counters, events.
+    /// </summary>
+    internal sealed class EchoSession
+    {
+        private readonly EchoServer _server;
+        private readonly EchoServerOptions _options;
+        private readonly byte[] _buffer;
+        private readonly SessionTimeout _receive;
+        private readonly SessionTimeout _send;
+
+        // The connection in progress.
+        private long _started;
+        private IoPhase _phase;
+        private long _writeStarted; // when the write of the current chunk began: the send timeout bounds the whole write
+        private long _received;
+        private long _echoed;
+        private int _waiting; // clients in the backlog when the slot-hold limit ended the session
+
+        internal EchoSession(EchoServer server)
+        {
+            _server = server;
+            _options = server.Options;
+            _buffer = new byte[_options.BufferSize];
+            _receive = new SessionTimeout(SocketTimeouts.Milliseconds(_options.IdleTimeout));
+            _send = new SessionTimeout(SocketTimeouts.Milliseconds(_options.SendTimeout));
+        }
+
+        /// <summary>Serves one accepted client from admission to close; never throws a socket error.</summary>
+        internal void Run(ClientConnection client)
+        {
+            var address = client.RemoteAddress;
+            int port = client.RemotePort;
+            if (!Admit(client, address, port))
+                return;
+            if (!_server.Attach(client))
+            {
+                client.Close(); // stopping
+                return;
+            }
+            _server.Report(EchoServerEventKind.Connected, address, port);
+
+            _started = Stopwatch.GetTimestamp();
+            _phase = IoPhase.Receive;
+            _writeStarted = _received = _echoed = 0;
+            _waiting = 0;
+            _receive.Reset();
+            _send.Reset();
+            var reason = DisconnectReason.Error;
+            string message = null;
+            try
+            {
+                reason = Echo(client);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                var now = Stopwatch.GetTimestamp();
+                reason = SessionRules.Classify(SocketErrors.Classify(ex), _phase, _server.StopRequested,
+                    SocketTimeouts.Elapsed(_started, now), SocketTimeouts.Elapsed(_writeStarted, now), _options);
+                if (reason == DisconnectReason.Error)
+                    message = SessionRules.DescribeError(((SocketException)ex).SocketErrorCode, _phase);
+            }
+            finally
+            {
+                _server.Detach(client);
+                // After the client's own close nothing is left unread, and a plain close is one syscall less per
+                // connection. After a reset there is nobody to linger for. Every end the server chose lingers, so the
+                // client reads every byte counted as echoed, then end of stream.
+                if (reason == DisconnectReason.ClientClosed)
+                    client.Close();
+                else if (reason == DisconnectReason.ClientReset || reason == DisconnectReason.Error)
+                    client.Abort();
+                else
+                    CloseLingering(client);
+            }
+
+            _server.Report(EchoServerEventKind.Disconnected, address, port, _received, _echoed,
+                SocketTimeouts.Elapsed(_started, Stopwatch.GetTimestamp()), reason,
+                message ?? SessionRules.Describe(reason, _options, _waiting));
+        }
+
+        /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
+        private bool Admit(ClientConnection client, IPAddress address, int port)
+        {
+            var admission = _server.Admission;
+            if (!admission.IsActive)
+                return true;
+            var refusal = admission.Admit(client, address, out var reason);
+            if (refusal == null)
+                return true;
+            client.Abort();
+            _server.Report(EchoServerEventKind.Rejected, address, port, reason: reason, message: refusal);
+            return false;
+        }
+
+        /// <summary>
+        /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
+        /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds a clock
+        /// read per chunk and, while it is far off, a few socket-timeout changes per session.
+        /// </summary>
+        private DisconnectReason Echo(ClientConnection client)
+        {
+            var cap = _options.MaxBytesPerConnection;
+            var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
+            var holdLimited = _options.MaxSlotHold > TimeSpan.Zero;
+            var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
+            int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
+            long nextHoldCheck = holdLimited ? _started + SocketTimeouts.Ticks(_options.MaxSlotHold) : long.MaxValue;
+            long lastRead = _started;
+            while (true)
+            {
+                int want = cap > 0 ? (int)Math.Min(chunk, cap - _received) : chunk;
+                _phase = IoPhase.Receive;
+                int read;
+                if (holdLimited || sessionLimited)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    if (now >= nextHoldCheck)
+                    {
+                        _waiting = _server.ClientsWaiting();
+                        if (_waiting > 0)
+                            return DisconnectReason.SlotHoldLimit;
+                        nextHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
+                    }
+                    var limit = BoundReceive(client, now, lastRead, nextHoldCheck);
+                    if (limit.HasValue)
+                        return limit.Value;
+                    try
+                    {
+                        read = client.Receive(_buffer, 0, want);
+                    }
+                    catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _receive.Shortened)
+                    {
+                        continue; // woken early for the slot-hold check or the session cap: the loop's top decides
+                    }
+                    lastRead = Stopwatch.GetTimestamp();
+                }
+                else
+                {
+                    read = client.Receive(_buffer, 0, want);
+                }
+                if (read == 0)
+                    return _server.StopRequested ? DisconnectReason.ServerStopping : DisconnectReason.ClientClosed;
+                _received += read;
+                _server.CountReceived(read);
+
+                if (throttle != null && _server.StopSignal.WaitOne(throttle.Take(read, DateTime.UtcNow)))
+                    return DisconnectReason.ServerStopping;
+
+                _phase = IoPhase.Send;
+                _writeStarted = Stopwatch.GetTimestamp();
+                int sent = 0;
+                while (sent < read)
+                {
+                    // The send timeout bounds the whole write of this chunk, not each syscall: after a partial send
+                    // the next one may wait only for what is left (and never past the session cap).
+                    if (sent > 0 || sessionLimited || _send.Shortened)
+                    {
+                        var limit = BoundSend(client, sent > 0, sessionLimited);
+                        if (limit.HasValue)
+                            return limit.Value;
+                    }
+                    // Send may write less than asked: finish the chunk before reading more.
+                    int n = client.Send(_buffer, sent, read - sent);
+                    sent += n;
+                    _echoed += n;
+                    _server.CountEchoed(n);
+                }
+
+                if (cap > 0 && _received >= cap)
+                    return DisconnectReason.ByteLimit;
+            }
+        }
+
+        /// <summary>
+        /// Sets the receive timeout for the next read: the idle timeout left since the last read, no later than the
+        /// session's end (exactly), and ending near the next slot-hold check (lazily: the timeout is changed only
+        /// when it would overrun that check by more than <see cref="SessionRules.SlotHoldSlack"/>, which takes a few
+        /// changes a session). Returns the limit that has run out, if any.
+        /// </summary>
+        private DisconnectReason? BoundReceive(ClientConnection client, long now, long lastRead, long nextHoldCheck)
+        {
+            long wait = long.MaxValue;
+            if (_options.IdleTimeout > TimeSpan.Zero)
+            {
+                wait = lastRead + SocketTimeouts.Ticks(_options.IdleTimeout) - now;
+                if (wait <= 0)
+                    return DisconnectReason.IdleTimeout;
+            }
+            if (_options.MaxSessionDuration > TimeSpan.Zero)
+            {
+                var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
+                if (left <= 0)
+                    return DisconnectReason.SessionLimit;
+                // Exact, as the session cap always was: the timeout is set for every read.
+                _receive.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, Math.Min(left, nextHoldCheck - now)));
+                return null;
+            }
+            var holdLeft = nextHoldCheck - now;
+            var slack = SocketTimeouts.Ticks(SessionRules.SlotHoldSlack);
+            if (_receive.Current <= Math.Min(wait + SocketTimeouts.Ticks(SessionRules.TimeoutSlack), holdLeft + slack))
+                return null; // the timeout in place ends in time
+            _receive.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, holdLeft / 2 + slack));
+            return null;
+        }
+
+        /// <summary>
+        /// Sets the send timeout for the next send of a write: what is left of the write's send timeout, no later than
+        /// the session's end; the configured timeout again for the first send of a write. Returns the limit that has
+        /// run out, if any.
+        /// </summary>
+        private DisconnectReason? BoundSend(ClientConnection client, bool partWritten, bool sessionLimited)
+        {
+            var now = Stopwatch.GetTimestamp();
+            long wait = long.MaxValue;
+            if (_options.SendTimeout > TimeSpan.Zero)
+            {
+                var sendTimeout = SocketTimeouts.Ticks(_options.SendTimeout);
+                wait = partWritten ? _writeStarted + sendTimeout - now : sendTimeout;
+                if (wait <= 0)
+                    return DisconnectReason.SendTimeout;
+            }
+            if (sessionLimited)
+            {
+                var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
+                if (left <= 0)
+                    return DisconnectReason.SessionLimit;
+                wait = Math.Min(wait, left);
+            }
+            _send.Set(client, SocketOptionName.SendTimeout, wait);
+            return null;
+        }
+
+        /// <summary>
+        /// Ends a connection the server cut off without throwing away echo still in flight. Closing a socket with
+        /// unread input makes the kernel send a reset, and a reset discards whatever of the echo the client had not
+        /// yet received. So: stop echoing, shut down the sending side (a FIN after the last echoed byte), read and
+        /// discard the client's further input until it closes too, resets, or is quiet with every byte acknowledged,
+        /// for at most <see cref="SessionRules.LingerTimeout"/> (a stop shortens that to what is left of
+        /// <see cref="EchoServer.StopGrace"/>); then close.
+        /// </summary>
+        private void CloseLingering(ClientConnection client)
+        {
+            var deadline = Stopwatch.GetTimestamp() + SocketTimeouts.Ticks(SessionRules.LingerTimeout);
+            try
+            {
+                client.ShutdownSend();
+                while (true)
+                {
+                    var stopping = _server.StopRequested;
+                    var now = Stopwatch.GetTimestamp();
+                    var end = stopping ? Math.Min(deadline, _server.StopDeadline) : deadline;
+                    // Stopping, the client having every byte and our FIN is enough: what it sends later is refused by
+                    // a reset, which no longer costs it any echo.
+                    if (now >= end || (stopping && client.Unacknowledged() == 0))
+                        break;
+                    var waitMicroseconds = (int)Math.Min(SessionRules.LingerSlice.Ticks / 10, (end - now) * 1000000 / Stopwatch.Frequency);
+                    if (client.PollRead(Math.Max(1, waitMicroseconds)))
+                    {
+                        if (client.Receive(_buffer, 0, _buffer.Length) <= 0)
+                            break; // end of stream: nothing more can arrive (a reset throws)
+                    }
+                    else if (client.Unacknowledged() == 0)
+                    {
+                        break; // quiet, and everything we sent is acknowledged
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                // Reset or force-closed by a stop: nothing left to wait for.
+            }
+            client.Close();
+        }
+    }
+
+    /// <summary>What a session was doing when a socket call failed.</summary>
+    internal enum IoPhase { Receive, Send }
+
+    /// <summary>A socket timeout as last set on a connection, so that it is changed only when it must be.</summary>
+    internal sealed class SessionTimeout
+    {
+        private readonly int _configuredMs;
+        private int _currentMs;
+
+        /// <param name="configuredMs">The timeout every connection starts with (the listener's, copied by the kernel).</param>
+        internal SessionTimeout(int configuredMs)
+        {
+            _configuredMs = _currentMs = configuredMs;
+        }
+
+        /// <summary>The timeout in place, in Stopwatch ticks; long.MaxValue for none.</summary>
+        internal long Current => _currentMs == 0 ? long.MaxValue : _currentMs * Stopwatch.Frequency / 1000;
+
+        /// <summary>Whether the timeout in place is not the configured one.</summary>
+        internal bool Shortened => _currentMs != _configuredMs;
+
+        /// <summary>A new connection starts with the configured timeout.</summary>
+        internal void Reset() => _currentMs = _configuredMs;
+
+        /// <summary>Sets the timeout to <paramref name="ticks"/> (long.MaxValue for none), in whole ms rounded up.</summary>
+        internal void Set(ClientConnection client, SocketOptionName option, long ticks)
+        {
+            int ms = SocketTimeouts.Milliseconds(ticks);
+            if (ms == _currentMs)
+                return;
+            client.SetTimeout(option, ms);
+            _currentMs = ms;
+        }
+    }
+}
