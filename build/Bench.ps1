@@ -123,21 +123,21 @@ function Test-Listening([int] $Port) {
 }
 
 # The command line of a server of Bench.psd1 on the given ports (several only for EchoPS jobs).
-function Get-ServerCommand($Run, $Spec, [int[]] $Ports, [int] $Buffer) {
+function Get-ServerCommand($Run, $Spec, [int[]] $Ports, [int[]] $Buffer) {
     switch ($Spec.Kind) {
-        'C' { @((Join-Path $Run.BinDir 'echo_server'), $Ports[0]) + @(if ($Buffer) { $Buffer }) }
+        'C' { @((Join-Path $Run.BinDir 'echo_server'), $Ports[0]) + @(if ($Buffer[0]) { $Buffer[0] }) }
         'socat' { @('socat', "TCP-LISTEN:$($Ports[0]),bind=127.0.0.1,reuseaddr,fork,nodelay,backlog=128", 'PIPE') }
         'EchoPS' {
             @($Pwsh, '-NoProfile', '-NonInteractive', '-File', (Join-Path $BenchDir 'Start-EchoPSServer.ps1'),
-                '-ModulePath', $ModulePath, '-Port', ($Ports -join ','), '-BufferSize', $Buffer, '-Events', $Spec.Events)
+                '-ModulePath', $ModulePath, '-Port', ($Ports -join ','), '-BufferSize', ($Buffer -join ','), '-Events', $Spec.Events)
         }
     }
 }
 
 # Starts a server of Bench.psd1 and waits until it listens on every port. Buffer: the C server's buffer or EchoPS's
-# -BufferSize (0: the spec's, else the server's default).
-function Start-BenchServer($Run, $Spec, [bool] $Pinned, [int[]] $Ports = @(Get-FreePort), [int] $Buffer = 0) {
-    if (-not $Buffer -and $Spec['Buffer']) { $Buffer = $Spec.Buffer }
+# -BufferSize, one per port (0: the spec's, else the server's default).
+function Start-BenchServer($Run, $Spec, [bool] $Pinned, [int[]] $Ports = @(Get-FreePort), [int[]] $Buffer = @(0)) {
+    if (-not $Buffer[0] -and $Spec['Buffer']) { $Buffer = @($Spec.Buffer) }
     $command = @(Get-Placement $Run $Pinned) + @(Get-ServerCommand $Run $Spec $Ports $Buffer)
     $log = Join-Path $Run.RawDir ("server-{0}-{1}-{2}.log" -f ($Spec.Name -replace '\W', '_'), ($Pinned ? 'pinned' : 'unpinned'), $Ports[0])
     $arguments = ($command[1..($command.Count - 1)] | ForEach-Object { '"{0}"' -f ("$_" -replace '"', '\"') }) -join ' '
@@ -240,7 +240,7 @@ function Measure-BufferSweep($Run) {
             $peer.Name = 'C {0} KiB' -f ($size / 1KB)
             $peers.Add($peer)
         }
-        $echops = Start-BenchServer $Run @{ Name = 'EchoPS sweep'; Kind = 'EchoPS'; Events = 'Job' } $true -Ports @($sizes | ForEach-Object { Get-FreePort })
+        $echops = Start-BenchServer $Run @{ Name = 'EchoPS sweep'; Kind = 'EchoPS'; Events = 'Job' } $true -Ports @($sizes | ForEach-Object { Get-FreePort }) -Buffer $sizes
         $peers.Add($echops)
         # One target per EchoPS job: Invoke-Measurer names each port; relabel them here by size.
         $targets = @($peers | Where-Object Name -like 'C *') + @(for ($i = 0; $i -lt $sizes.Count; $i++) {
@@ -495,6 +495,68 @@ function Save-BenchResult($Run, $Data, $Rows, $TargetResults, $Machine, [double]
     $Rows | Export-Csv (Join-Path $Run.OutDir 'bench.csv') -NoTypeInformation -UseQuotes AsNeeded
 }
 
+# A markdown table of objects: the given properties as columns, in order.
+function ConvertTo-MarkdownTable($Rows, [string[]] $Columns) {
+    '| ' + ($Columns -join ' | ') + ' |'
+    '| ' + (($Columns | ForEach-Object { '---' }) -join ' | ') + ' |'
+    foreach ($row in $Rows) {
+        '| ' + (($Columns | ForEach-Object { $v = $row.$_; if ($v -is [double]) { $v.ToString('0.###', $Invariant) } elseif ($null -eq $v) { '' } else { "$v" } }) -join ' | ') + ' |'
+    }
+    ''
+}
+
+# bench.md: this run's tables, written by the bench so that results/README.md can cite them, never retype them.
+function Save-BenchTables($Run, $Data, $Rows, $TargetResults, $Machine, [string] $LoadBefore, [double] $Seconds) {
+    $md = [Collections.Generic.List[string]]::new()
+    $md.Add("# Bench tables: $($Machine.date_utc) UTC, commit $($Machine.commit), $([math]::Round($Seconds)) s")
+    $md.Add('')
+    $md.Add("Machine: $($Machine.cpus) CPUs ($($Machine.cpu_model)), $($Machine.memory_gib) GiB, $($Machine.os), kernel $($Machine.kernel); pwsh $($Machine.pwsh), .NET $($Machine.dotnet), gcc $($Machine.gcc), socat $($Machine.socat). Load average (1, 5, 15 min): $LoadBefore before the run, $($Machine.load_average) after. Pinned CPU: $($Run.Cpu). Plan: $(if ($Run.Quick) { 'quick' } else { 'full' }), $($Run.Plan.Rounds) rounds.")
+    $md.Add('')
+    $md.Add('## Targets (pinned, medians of rounds, beside the C server in the same run)')
+    $md.Add('')
+    $md.AddRange([string[]](ConvertTo-MarkdownTable $TargetResults 'Target', 'Goal', 'Measured', 'Met'))
+    foreach ($placement in 'pinned', 'unpinned') {
+        $md.Add("## Measure-EchoServer, $placement (ratios to C)")
+        $md.Add('')
+        $md.AddRange([string[]](ConvertTo-MarkdownTable @($Rows | Where-Object Placement -eq $placement) 'Server', 'rtt_p50_us', 'rtt_p99_us', 'stream_mib_s', 'conns_per_s', 'slots', 'capacity_echoed', 'peak_mib', 'rtt_p50_x_c', 'rtt_p99_x_c', 'stream_x_c', 'conns_x_c', 'errors'))
+    }
+    if ($Data.Overhead) {
+        $md.Add('## The measurer against the compiled C client, same C server, pinned')
+        $md.Add('')
+        $md.AddRange([string[]](ConvertTo-MarkdownTable @($Data.Overhead.Rounds) 'Round', 'ClientP50Us', 'MeasurerP50Us', 'ClientMiBps', 'MeasurerMiBps'))
+        $o = $Data.Overhead
+        $md.Add(('Medians: round trip p50 {0:0.00} µs (measurer) vs {1:0.00} µs (C client), {2:0.000}x; stream {3:0.0} vs {4:0.0} MiB/s, {5:0.000}x.' -f $o.MeasurerP50Us, $o.ClientP50Us, $o.RttP50Ratio, $o.MeasurerMiBps, $o.ClientMiBps, $o.StreamRatio))
+        if ($o.PSObject.Properties['CapacityEchoed']) {
+            $md.Add(('Capacity probe against the asyncio peer: {0} asked, {1} opened, {2} connected, {3} echoed, the last after {4:0} ms, {5} errors.' -f $o.CapacityRequested, $o.CapacityOpened, $o.CapacityConnected, $o.CapacityEchoed, $o.CapacityLastEchoMs, $o.CapacityErrors))
+        }
+        $md.Add('')
+    }
+    if ($Data.SyscallSummary.PerConnection.Count) {
+        $md.Add('## Syscalls (strace -f -c of each server process, unpinned)')
+        $md.Add('')
+        $md.AddRange([string[]](ConvertTo-MarkdownTable @($Data.Syscalls | Where-Object { $_ -and $_.PerUnit -ge 0.01 } | Sort-Object Run, Server, { -$_.Calls }) 'Run', 'Server', 'Syscall', 'Calls', 'Errors', 'PerUnit'))
+        $md.Add('Per connection, all syscalls: ' + (($Data.SyscallSummary.PerConnection.GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) -join ', ') + '.')
+        $md.Add('')
+    }
+    if ($Data.PerfStat) {
+        $md.Add('## perf stat of each server over round trips (pinned)')
+        $md.Add('')
+        $md.AddRange([string[]](ConvertTo-MarkdownTable $Data.PerfStat 'Server', 'Echoes', 'CpuUsPerEcho', 'SwitchesPerEcho', 'HardwareCounters'))
+    }
+    $md.Add('## Stream against buffer size (MiB/s, pinned)')
+    $md.Add('')
+    $md.AddRange([string[]](ConvertTo-MarkdownTable $Data.Sweep 'BufferKiB', 'CMiBps', 'EchoPSMiBps'))
+    $a = $Data.Allocations; $i = $Data.Import; $stop = $Data.Stop
+    $md.Add('## Extras')
+    $md.Add('')
+    if ($a) { $md.Add(('- EchoPS heap bytes: {0:0.###} per echo ({1}), {2:0} per connection ({3}), {4:0.#} per MiB streamed.' -f $a.bytes_per_echo, ($a.bytes_per_echo_all -join ', '), $a.bytes_per_connection, ($a.bytes_per_connection_all -join ', '), $a.bytes_per_mib_streamed)) }
+    if ($stop) { $md.Add(('- Stop latency, worst state and route: {0} ms; worst by state (foreground Ctrl+C route / job, ms): {1}.' -f $stop.WorstMs, (($stop.PSObject.Properties | Where-Object Name -ne 'WorstMs' | ForEach-Object { '{0} {1:0.0} / {2:0.0}' -f $_.Name, ($_.Value.foreground_ms | Measure-Object -Maximum).Maximum, ($_.Value.job_ms | Measure-Object -Maximum).Maximum }) -join ', '))) }
+    if ($i) { $md.Add(('- Import-Module EchoPS: {0} ms as the first import of a session, {1} ms after another module (medians of {2}).' -f $i.ColdMs, $i.OwnMs, $Run.Plan.ImportRuns)) }
+    foreach ($note in $Run.Skipped) { $md.Add("- Skipped $note") }
+    foreach ($failure in $Run.Failures) { $md.Add("- Failed: $($failure.What)") }
+    $md | Set-Content (Join-Path $Run.OutDir 'bench.md')
+}
+
 # The console report: tables, targets, overhead, syscalls, perf, sweep, allocations, import, skips, failures.
 function Show-BenchReport($Run, $Data, $Rows, $TargetResults, $Machine) {
     Show-Table @($Rows | Where-Object Placement -eq 'pinned') "Pinned: servers and Measure-EchoServer on CPU $($Run.Cpu) (judge by these; ratios to C)"
@@ -578,6 +640,7 @@ $machine.load_average_before = $loadBefore
 $rows = @(foreach ($placement in $data.Pinned, $data.Unpinned) { if ($placement) { ConvertTo-SummaryRow $placement } })
 $targets = @(Get-TargetResult $data)
 Save-BenchResult $run $data $rows $targets $machine $watch.Elapsed.TotalSeconds
+Save-BenchTables $run $data $rows $targets $machine $loadBefore $watch.Elapsed.TotalSeconds
 Show-BenchReport $run $data $rows $targets $machine
 Write-Host "Results: $(Join-Path $run.OutDir 'bench.json'), bench.csv, report.md and charts, in $([math]::Round($watch.Elapsed.TotalSeconds)) s (load average $loadBefore before, $($machine.load_average) after)."
 if (@($run.Failures | Where-Object Who -in 'C', 'EchoPS', 'EchoPS job', 'Measure-EchoServer').Count) { throw "$($run.Failures.Count) bench step(s) of EchoPS, the C baseline or the measurer failed: see the warnings above." }
