@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
     Helpers shared by the build scripts, the benchmark and the Pester suite: installing an optional Debian tool,
-    free ports, bounded waits and medians. Each is written once, here, and tested once (tests/pester/DevTools.Tests.ps1).
+    free ports, bounded waits (for a condition, for processes to go idle) and medians. Each is written once, here, and tested once (tests/pester/DevTools.Tests.ps1).
 #>
 
 Set-StrictMode -Version Latest
@@ -96,4 +96,34 @@ function Get-Median {
     ($sorted[$middle - 1] + $sorted[$middle]) / 2
 }
 
-Export-ModuleMember -Function Test-Tool, Install-DebianTool, Get-FreePort, Wait-Until, Get-Median
+function Wait-ProcessIdle {
+    <#
+    .SYNOPSIS
+        Waits until every process has been idle (at most one 10 ms tick of CPU time per quarter second, twice in a
+        row) or at most $TimeoutSec; returns whether they all were. A pwsh that just started or just ran a warm-up
+        keeps compiling in the background, and on a pinned CPU that would be measured as someone else's time.
+        Linux only (reads /proc); elsewhere returns $false at once. A process that has exited counts as idle.
+    #>
+    param([Parameter(Mandatory)] [int[]] $ProcessId, [double] $TimeoutSec = 20)
+    if (-not $IsLinux) { return $false }
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+    $quiet = 0
+    $last = $null
+    while ([DateTime]::UtcNow -lt $deadline) {
+        $ticks = foreach ($id in $ProcessId) {
+            $stat = Get-Content "/proc/$id/stat" -Raw -ErrorAction SilentlyContinue
+            if (-not $stat) { 0; continue }
+            $fields = ($stat -replace '^.*\) ', '') -split ' '
+            [long]$fields[11] + [long]$fields[12] # utime + stime, in 10 ms ticks
+        }
+        $ticks = @($ticks)
+        $busy = $null -eq $last -or @(for ($i = 0; $i -lt $ticks.Count; $i++) { if ($ticks[$i] - $last[$i] -gt 1) { $i } }).Count -gt 0
+        $quiet = if ($busy) { 0 } else { $quiet + 1 }
+        if ($quiet -ge 2) { return $true }
+        $last = $ticks
+        Start-Sleep -Milliseconds 250
+    }
+    $false
+}
+
+Export-ModuleMember -Function Test-Tool, Install-DebianTool, Get-FreePort, Wait-Until, Get-Median, Wait-ProcessIdle

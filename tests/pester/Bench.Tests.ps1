@@ -1,7 +1,8 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
 
 # The benchmark is not a speed test here: a -Quick run in a child pwsh must finish, print its table and write a
-# well-formed results file, so the bench cannot rot. No figure is compared with anything.
+# well-formed results file (with Measure-EchoServer's report beside it), so the bench cannot rot. No figure is
+# compared with anything.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
@@ -34,19 +35,20 @@ BeforeAll {
         $Folder
     }
 
-    # Checks shared by every bench run: the table, and a results file with both reference servers measured.
-    function Assert-BenchRan($Run, [string[]] $Servers) {
+    # Checks shared by every bench run: the table, Measure-EchoServer's report, and a results file with the C
+    # baseline and both EchoPS servers measured in both placements.
+    function Assert-BenchRan($Run, [string] $OutDir) {
         $Run.ExitCode | Should -Be 0 -Because "the bench's errors were: $($Run.Errors)"
-        $Run.Output | Should -Match 'Pinned: server and client on CPU'
+        $Run.Output | Should -Match 'Pinned: servers and Measure-EchoServer on CPU'
         $Run.Output | Should -Match 'Unpinned'
         $Run.Output | Should -Match 'RTT p50 us'
-        $Run.Output | Should -Match 'EchoPS\s+echo_client\s+[\d.]+ \([\d.]+x\)'
+        $Run.Output | Should -Match 'EchoPS job\s+[\d.]+ \([\d.]+x\)'
         $Run.Output | Should -Match 'Targets'
         $Run.Report | Should -Not -BeNullOrEmpty
         $Run.Report.quick | Should -BeTrue
         foreach ($placement in 'pinned', 'unpinned') {
-            foreach ($server in $Servers) {
-                $row = $Run.Report.summary | Where-Object { $_.Placement -eq $placement -and $_.Server -eq $server -and $_.Client -eq 'echo_client' }
+            foreach ($server in 'C', 'EchoPS', 'EchoPS job') {
+                $row = $Run.Report.summary | Where-Object { $_.Placement -eq $placement -and $_.Server -eq $server }
                 $row | Should -HaveCount 1 -Because "$server $placement must have a row"
                 $row.rtt_p50_us | Should -BeGreaterThan 0
                 $row.rtt_p99_us | Should -BeGreaterOrEqual $row.rtt_p50_us
@@ -54,6 +56,10 @@ BeforeAll {
                 $row.conns_per_s | Should -BeGreaterThan 0
                 $row.peak_mib | Should -BeGreaterThan 0
             }
+        }
+        # The figures are Measure-EchoServer's: its report beside the bench's files.
+        foreach ($file in 'report.md', 'measurement.json', 'unpinned/measurement.json', 'sweep/measurement.json') {
+            Join-Path $OutDir $file | Should -Exist
         }
         $alive = @($Run.Report.started_pids | Where-Object { Get-Process -Id $_ -ErrorAction SilentlyContinue })
         $alive | Should -BeNullOrEmpty -Because 'the bench leaves no server, client or tracer running'
@@ -72,24 +78,32 @@ Describe 'Bench -Quick' {
     BeforeEach { if ($NotLinux) { Set-ItResult -Skipped -Because $NotLinux } }
 
     It 'finishes, prints the side-by-side table with ratios to the C baseline, and writes its results file' {
-        Assert-BenchRan $Run 'C', 'EchoPS'
+        Assert-BenchRan $Run $OutDir
     }
 
     It 'writes a well-formed results file: machine, ratios to C, targets' {
         $Report.machine.cpus | Should -BeGreaterThan 0
-        $Report.summary | Where-Object { $_.Server -eq 'C' } | ForEach-Object { $_.rtt_p50_us_x_c | Should -Be 1 }
+        $Report.machine.load_average | Should -Match '^[\d.]+ [\d.]+ [\d.]+$'
+        $Report.summary | Where-Object { $_.Server -eq 'C' } | ForEach-Object { $_.rtt_p50_x_c | Should -Be 1 }
         $Report.targets.Count | Should -BeGreaterThan 5
     }
 
-    It 'measures the PowerShell client against the same servers' {
-        $row = $Report.summary | Where-Object { $_.Placement -eq 'pinned' -and $_.Server -eq 'EchoPS' -and $_.Client -eq 'Test-EchoRoundTrip' }
-        $row | Should -HaveCount 1
-        $row.rtt_p50_us | Should -BeGreaterThan 0
+    It 'measures the measurer against the compiled C client on the same server, and its capacity probe' {
+        $o = $Report.measurer_overhead
+        $o.RttP50Ratio | Should -BeGreaterThan 0
+        $o.StreamRatio | Should -BeGreaterThan 0
+        if ($Report.skipped -match 'python3') { Set-ItResult -Skipped -Because "the bench skipped the asyncio peer: $($Report.skipped -match 'python3')"; return }
+        $o.CapacityEchoed | Should -Be $Report.plan.OverheadCapacity
+    }
+
+    It 'sweeps the buffer size of the C server and EchoPS' {
+        $Report.buffer_sweep | Should -HaveCount $Report.plan.Sweep.Count
+        $Report.buffer_sweep | ForEach-Object { $_.CMiBps | Should -BeGreaterThan 0; $_.EchoPSMiBps | Should -BeGreaterThan 0 }
     }
 
     It 'measures socat too, unless it said why it could not' {
         if ($Report.skipped -match 'socat') { Set-ItResult -Skipped -Because "the bench skipped socat: $($Report.skipped -match 'socat')"; return }
-        $rows = @($Report.summary | Where-Object { $_.Server -eq 'socat' -and $_.Client -eq 'echo_client' })
+        $rows = @($Report.summary | Where-Object { $_.Server -eq 'socat' })
         $rows | Should -HaveCount 2 -Because 'socat is measured pinned and unpinned'
         $Report.machine.socat | Should -Match '^\d+\.\d+'
     }
@@ -119,13 +133,13 @@ Describe 'Bench -Quick' {
         # A figure, not a sign: a connection allocates next to nothing since events are built only when shown, so in a
         # quick run (200 connections, one repeat) the shell's own noise can make the difference negative.
         $Report.allocations.bytes_per_connection -is [ValueType] | Should -BeTrue -Because 'the bench reports bytes per connection'
-        @($Report.stop_latency_ms.PSObject.Properties.Name) | Should -Be @('Listening', 'ServingIdle', 'ServingStream', 'ServingWithQueue')
+        @($Report.stop_latency_ms.PSObject.Properties.Name) | Should -Be @('Listening', 'ServingIdle', 'ServingStream', 'ServingWithQueue', 'WorstMs')
+        $Report.stop_latency_ms.WorstMs | Should -BeGreaterThan 0
         $Report.import_module.ColdMs | Should -BeGreaterThan 0
     }
 
-    It 'draws its charts from its own data' {
-        if ($Report.skipped -match 'gnuplot') { Set-ItResult -Skipped -Because "the bench skipped its charts: $($Report.skipped -match 'gnuplot')"; return }
-        foreach ($chart in 'rtt-histogram.png', 'queue-wait.png', 'throughput-buffer.png') {
+    It "keeps Measure-EchoServer's charts" {
+        foreach ($chart in 'latency.svg', 'slots.svg', 'capacity.svg', 'throughput.svg', 'sweep/throughput.svg') {
             (Get-Item (Join-Path $OutDir $chart)).Length | Should -BeGreaterThan 1000
         }
     }
@@ -139,9 +153,9 @@ Describe 'Bench -Quick' {
 
 Describe 'Bench -Quick without its optional tools' {
     BeforeAll {
-        # A machine where socat, gnuplot, strace and perf are not installed and cannot be: PATH without them, and
+        # A machine where socat, strace, perf and python3 are not installed and cannot be: PATH without them, and
         # installing turned off. The bench must still finish, say what it skipped and why, and write its results.
-        $script:Hidden = 'socat', 'gnuplot', 'strace', 'perf'
+        $script:Hidden = 'socat', 'strace', 'perf', 'python3'
         if (-not $NotLinux) {
             $bin = New-PathWithout -Hidden $Hidden -Folder (Join-Path $TestDrive 'bin-without-tools')
             $script:BareDir = Join-Path $TestDrive 'bench-bare'
@@ -151,13 +165,13 @@ Describe 'Bench -Quick without its optional tools' {
     BeforeEach { if ($NotLinux) { Set-ItResult -Skipped -Because $NotLinux } }
 
     It 'finishes, prints its table and writes its results file for the C server and EchoPS' {
-        Assert-BenchRan $Bare 'C', 'EchoPS'
+        Assert-BenchRan $Bare $BareDir
         Join-Path $BareDir 'bench.csv' | Should -Exist
         @($Bare.Report.summary | Where-Object Server -EQ 'socat') | Should -BeNullOrEmpty
     }
 
     It 'says what it skipped and why, in its output and in the results file' {
-        $parts = @{ socat = 'the socat server'; gnuplot = 'the charts'; strace = 'syscalls per echo'; perf = 'perf stat' }
+        $parts = @{ socat = 'the socat server'; strace = 'syscalls per echo'; perf = 'perf stat'; python3 = 'capacity probe' }
         foreach ($tool in $Hidden) {
             $note = @($Bare.Report.skipped | Where-Object { $_ -like "*$($parts[$tool])*" })
             $note | Should -HaveCount 1 -Because "the skip of $tool is recorded"
@@ -165,7 +179,8 @@ Describe 'Bench -Quick without its optional tools' {
             $Bare.Output + $Bare.Errors | Should -Match ([regex]::Escape("Skipped $($note[0])"))
         }
         $Bare.Report.machine.socat | Should -BeNullOrEmpty
-        Get-ChildItem $BareDir -Filter '*.png' | Should -BeNullOrEmpty -Because 'no chart without gnuplot'
         @($Bare.Report.syscalls) | Where-Object { $_ } | Should -BeNullOrEmpty
+        @($Bare.Report.perf_stat) | Where-Object { $_ } | Should -BeNullOrEmpty
+        $Bare.Report.measurer_overhead.PSObject.Properties['CapacityEchoed'] | Should -BeNullOrEmpty
     }
 }

@@ -35,6 +35,22 @@ Describe 'Wait-Until' {
     }
 }
 
+Describe 'Wait-ProcessIdle' {
+    BeforeEach { if (-not $IsLinux) { Set-ItResult -Skipped -Because 'it reads /proc' } }
+
+    It 'returns true for a sleeping process and false, within its bound, for one that keeps a CPU busy' {
+        $sleeper = Start-Process sleep -ArgumentList 60 -PassThru
+        $spinner = Start-Process sh -ArgumentList '-c', '"while :; do :; done"' -PassThru
+        try {
+            Wait-ProcessIdle -ProcessId $sleeper.Id -TimeoutSec 10 | Should -BeTrue
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            Wait-ProcessIdle -ProcessId $sleeper.Id, $spinner.Id -TimeoutSec 1 | Should -BeFalse
+            $watch.ElapsedMilliseconds | Should -BeLessThan 5000
+        }
+        finally { $sleeper.Kill(); $spinner.Kill() }
+    }
+}
+
 Describe 'Get-FreePort' {
     It 'returns a loopback port that a listener can bind' {
         $port = Get-FreePort

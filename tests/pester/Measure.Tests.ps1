@@ -174,6 +174,21 @@ Describe 'Measure-EchoServer: report, views, input and stopping' {
         $json.Results[0].RttP50Ms | Should -Be $r[0].RttP50Ms
     }
 
+    It 'leaves every legend entry room for DejaVu Sans, the font the charts name (it was cut off)' {
+        $svg = [xml](Get-Content (Join-Path $TestDrive 'report/slots.svg') -Raw)
+        $ns = @{ s = 'http://www.w3.org/2000/svg' }
+        $entries = @(Select-Xml -Xml $svg -XPath '//s:g[@clip-path][s:polyline]/s:text' -Namespace $ns | ForEach-Object Node)
+        $entries.Count | Should -BeGreaterThan 0
+        foreach ($text in $entries) {
+            $text.'font-family' | Should -BeLike 'DejaVu Sans*'
+            $clip = $text.ParentNode.'clip-path' -replace '^url\(#|\)$'
+            $rect = (Select-Xml -Xml $svg -XPath "//s:clipPath[@id='$clip']/s:rect" -Namespace $ns).Node
+            $x = [double]($text.transform -replace '^translate\(([\d.]+),.*$', '$1')
+            # Half the font size a character is a lower bound for DejaVu Sans on such labels (about 0.52 here).
+            $x + 0.5 * [double]$text.'font-size' * $text.InnerText.Length | Should -BeLessOrEqual ([double]$rect.x + [double]$rect.width) -Because "'$($text.InnerText)' must fit its legend"
+        }
+    }
+
     It 'shows one row per server with ratios, also for deserialized results' {
         $copy = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($measured))
         $text = $copy | Format-Table | Out-String -Width 200

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.InteropServices;
 
 namespace EchoPS.Client
 {
@@ -56,6 +57,8 @@ namespace EchoPS.Client
         internal static long Compare(byte[] expected, int expectedOffset, byte[] actual, int actualOffset, int count, out int first)
         {
             first = -1;
+            if (count >= NativeCompareMin && NativeEqual(expected, expectedOffset, actual, actualOffset, count))
+                return 0;
             int i = 0;
             // Eight bytes at a time while they agree: verification must keep up with a loopback stream.
             while (i + 8 <= count && BitConverter.ToInt64(expected, expectedOffset + i) == BitConverter.ToInt64(actual, actualOffset + i))
@@ -73,5 +76,25 @@ namespace EchoPS.Client
             }
             return differing;
         }
+
+        // Below this a call into libc costs more than the managed loop saves (a round trip's small messages).
+        private const int NativeCompareMin = 1024;
+        private static readonly bool HasLibcMemcmp = RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
+
+        /// <summary>
+        /// True when both ranges are equal, by libc's vectorized memcmp on Linux: the managed loop reads about 2 GiB/s,
+        /// which on one CPU shared with the server cost a verified loopback stream a fifth of its speed. False when they
+        /// differ, or where memcmp is not used (the managed loop then decides).
+        /// </summary>
+        private static bool NativeEqual(byte[] expected, int expectedOffset, byte[] actual, int actualOffset, int count)
+        {
+            if (!HasLibcMemcmp || expectedOffset < 0 || actualOffset < 0 || count > expected.Length - expectedOffset || count > actual.Length - actualOffset)
+                return false;
+            return memcmp(ref expected[expectedOffset], ref actual[actualOffset], (UIntPtr)count) == 0;
+        }
+
+        // By reference: the runtime pins both arrays for the call.
+        [DllImport("libc", EntryPoint = "memcmp")]
+        private static extern int memcmp(ref byte left, ref byte right, UIntPtr count);
     }
 }

@@ -18,6 +18,7 @@ namespace EchoPS.Measure
     {
         private const int Width = 900;
         private const int Height = 500;
+        private const string Font = "DejaVu Sans, Verdana, sans-serif";
         private static readonly double[] Quantiles = BuildQuantiles();
 
         /// <summary>Writes every chart that has data; returns the files written, and why any chart was left out.</summary>
@@ -40,16 +41,15 @@ namespace EchoPS.Measure
             }
             string path = Path.Combine(folder, name);
             using (var stream = File.Create(path))
-                new SvgExporter { Width = Width, Height = Height, UseVerticalTextAlignmentWorkaround = true }.Export(model, stream);
+                new SvgExporter { Width = Width, Height = Height, UseVerticalTextAlignmentWorkaround = true, TextMeasurer = new DejaVuTextMeasurer() }.Export(model, stream);
             files.Add(path);
         }
 
         private static PlotModel NewModel(string title, string subtitle)
         {
-            // Arial: OxyPlot measures text with Helvetica's metrics, which Arial (and its metric twin Liberation Sans) share.
-            var model = new PlotModel { Title = title, Subtitle = subtitle, Background = OxyColors.White, DefaultFont = "Arial" };
-            // Below the plot, one entry a line. OxyPlot sizes and clips the legend with Helvetica's metrics (Arial's too):
-            // a viewer without Arial draws a wider font, and the ends of long entries are cut off.
+            // DejaVu Sans (Linux's usual sans-serif; Verdana is its wide twin elsewhere), measured by DejaVuTextMeasurer.
+            var model = new PlotModel { Title = title, Subtitle = subtitle, Background = OxyColors.White, DefaultFont = Font };
+            // Below the plot, one entry a line.
             model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Vertical });
             return model;
         }
@@ -165,6 +165,52 @@ namespace EchoPS.Measure
             model.Legends.Clear();
             model.PlotMargins = new OxyThickness(Math.Min(300, 20 + 9 * names.Max(n => n.Length)), double.NaN, double.NaN, double.NaN);
             return model;
+        }
+    }
+
+    /// <summary>
+    /// Measures chart text as DejaVu Sans draws it. OxyPlot's SVG export otherwise measures with the PDF fonts'
+    /// metrics in points, about two thirds of what a Linux viewer draws in DejaVu Sans at the same pixel size, and it
+    /// sizes legends, margins and axis titles by that: legend entries were cut off and axis titles ran into the tick
+    /// labels. The advance widths below are DejaVu Sans's and DejaVu Sans Bold's for printable ASCII (2048 units to
+    /// the em, read from the fonts' hmtx tables); other characters count as a digit. Verdana, the usual fallback
+    /// elsewhere, is about as wide; a narrower fallback only gets a little more room.
+    /// </summary>
+    internal sealed class DejaVuTextMeasurer : PdfRenderContext
+    {
+        private const double UnitsPerEm = 2048;
+        private const double LineHeightEm = (1901 + 483) / UnitsPerEm; // ascent + descent
+        private const double Margin = 1.03; // hinting and rounding in the viewer
+
+        private static readonly short[] Regular =
+        {
+            651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303,
+            1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612,
+            1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799, 690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300,
+            1298, 569, 569, 1186, 569, 1995, 1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
+        };
+
+        private static readonly short[] Bold =
+        {
+            713, 934, 1067, 1716, 1425, 2052, 1786, 627, 936, 936, 1071, 1716, 778, 850, 778, 748, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425,
+            1425, 1425, 819, 819, 1716, 1716, 1716, 1188, 2048, 1585, 1561, 1503, 1700, 1399, 1399, 1681, 1714, 762, 762, 1587, 1305, 2038, 1714, 1741,
+            1501, 1741, 1577, 1475, 1397, 1663, 1585, 2259, 1579, 1483, 1485, 936, 748, 936, 1716, 1024, 1024, 1382, 1466, 1214, 1466, 1389, 891, 1466,
+            1458, 702, 702, 1362, 702, 2134, 1458, 1407, 1466, 1466, 1010, 1219, 979, 1458, 1335, 1892, 1321, 1335, 1192, 1458, 748, 1458, 1716,
+        };
+
+        internal DejaVuTextMeasurer()
+            : base(900, 500, OxyColors.White)
+        {
+        }
+
+        public override OxySize MeasureText(string text, string fontFamily, double fontSize, double fontWeight)
+        {
+            if (string.IsNullOrEmpty(text))
+                return OxySize.Empty;
+            var widths = fontWeight >= FontWeights.Bold ? Bold : Regular;
+            var lines = text.Replace("\r", string.Empty).Split('\n');
+            double widest = lines.Max(line => line.Sum(c => c >= 32 && c <= 126 ? widths[c - 32] : widths['0' - 32]));
+            return new OxySize(widest / UnitsPerEm * fontSize * Margin, lines.Length * LineHeightEm * fontSize);
         }
     }
 }
