@@ -424,7 +424,10 @@ function Get-TargetResult($Data) {
         [pscustomobject]@{
             Target = $target.Target
             Goal = if ($target.Test -eq 'none') { 'measured' } else { '{0} {1}' -f ($target.Test -eq 'le' ? '<=' : '>='), $goal }
-            Measured = if ($null -eq $value) { 'not measured' } elseif ($value -is [double]) { [math]::Round($value, 3) } else { $value }
+            # Three decimals, or four where three would round a miss onto its goal (0.9996 is not 1).
+            Measured = if ($null -eq $value) { 'not measured' } elseif ($value -is [double]) {
+                $shown = [math]::Round($value, 3)
+                if ($null -ne $met -and $shown -eq $goal -and -not $met) { [math]::Round($value, 4) } else { $shown } } else { $value }
             Met = $met
         }
     }
@@ -514,7 +517,8 @@ function Save-BenchTables($Run, $Data, $Rows, $TargetResults, $Machine, [string]
     $md.Add('')
     $md.Add('## Targets (pinned, medians of rounds, beside the C server in the same run)')
     $md.Add('')
-    $md.AddRange([string[]](ConvertTo-MarkdownTable $TargetResults 'Target', 'Goal', 'Measured', 'Met'))
+    $judged = $TargetResults | Select-Object Target, Goal, Measured, @{ n = 'Met'; e = { if ($null -eq $_.Met) { '' } elseif ($_.Met) { 'yes' } else { '**no**' } } }
+    $md.AddRange([string[]](ConvertTo-MarkdownTable $judged 'Target', 'Goal', 'Measured', 'Met'))
     foreach ($placement in 'pinned', 'unpinned') {
         $md.Add("## Measure-EchoServer, $placement (ratios to C)")
         $md.Add('')
