@@ -108,7 +108,7 @@ function Invoke-PesterTest {
     $runDir = Join-Path $RepoRoot "out/pester-run"
     if (Test-Path $runDir) { Remove-Item $runDir -Recurse -Force }
     $claims = New-Item -ItemType Directory -Force (Join-Path $runDir 'claims')
-    $shards = foreach ($shard in 1..$Shards) {
+    $processes = foreach ($shard in 1..$Shards) {
         $log = Join-Path $runDir "shard$shard.log"
         $arguments = @('-NoProfile', '-NonInteractive', '-File', $runner, '-PesterPath', $pester,
             '-TestRoot', (Join-Path $RepoRoot 'tests/pester'), '-ClaimDir', $claims.FullName)
@@ -120,14 +120,14 @@ function Invoke-PesterTest {
     $seen = @{}
     # Each file bounds its own waits; this bound only keeps a stuck process from outliving CI's limit.
     $deadline = [DateTime]::UtcNow.AddMinutes(45)
-    while (@($shards | Where-Object { -not $_.Process.HasExited }).Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) {
+    while (@($processes | Where-Object { -not $_.Process.HasExited }).Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) {
         foreach ($claim in Get-ChildItem $claims.FullName) {
             if (-not $seen[$claim.Name]) { $seen[$claim.Name] = $true; Write-Host "  started $($claim.Name)" }
         }
         Start-Sleep -Milliseconds 500
     }
     $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
-    foreach ($s in $shards) {
+    foreach ($s in $processes) {
         if (-not $s.Process.HasExited) { Stop-Process -Id $s.Process.Id -Force; $s.Process.WaitForExit() }
         Write-Host ''
         Write-Host "=== Pester process $($s.Shard) of $Shards ==="
