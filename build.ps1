@@ -4,8 +4,9 @@
 .DESCRIPTION
     Build   (default) compiles src/EchoPS in Release with warnings as errors and assembles the importable module in module/.
     Test    builds, runs the engine's unit tests (tests/unit, dotnet test), restores Pester into .tools/ and runs every
-            test in tests/pester in -Shards fresh pwsh processes (2 by default) that share the files; skipped tests are listed with their reasons, the last line sums both,
-            "N passed, N failed[, N skipped]", and the exit code is non-zero on any failure. -Repeat N runs the suite N
+            test in tests/pester in -Shards fresh pwsh processes (2 by default) that share the files; skipped tests are
+            listed with their reasons, the last line sums both, "N passed, N failed[, N skipped]", and the exit code is
+            non-zero on any failure. -Repeat N runs the suite N
             times in a row (to catch flaky tests), prints each run's closing line and ends with one line summing all runs.
     Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C.
     Bench   runs the benchmark (build/Bench.ps1): EchoPS against C and socat peers, table and results/ files.
