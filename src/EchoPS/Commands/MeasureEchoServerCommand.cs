@@ -38,6 +38,7 @@ namespace EchoPS.Commands
 
         /// <summary>The server's TCP port (with -HostName).</summary>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = HostSet)]
+        [WholeNumber]
         [ValidateRange(1, 65535)]
         public int Port { get; set; }
 
@@ -62,51 +63,61 @@ namespace EchoPS.Commands
 
         /// <summary>Rounds: every server is measured once per figure per round, in alternation; figures are medians over rounds.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, 1000)]
         public int Rounds { get; set; }
 
         /// <summary>Round trip: timed messages per round (after one warm-up).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, Client.EchoClientOptions.MaxCount)]
         public int Count { get; set; }
 
         /// <summary>Bytes per message of the round trip, connections, slots and capacity figures.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, Client.EchoClientOptions.MaxSize)]
         public int Size { get; set; }
 
         /// <summary>Stream: seconds each stream runs (fractions allowed).</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double StreamSec { get; set; }
 
         /// <summary>Connections: how many sequential connections per round.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, 10_000_000)]
         public int ConnectionCount { get; set; }
 
         /// <summary>Slots: how many clients connect together (K).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, MeasureOptions.MaxSlotClients)]
         public int SlotClients { get; set; }
 
         /// <summary>Slots: milliseconds each client holds its connection after its echo (H).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, 600_000)]
         public int HoldMs { get; set; }
 
         /// <summary>Capacity: connections opened at once (N); lowered, with a note, where the open-file limit is lower.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, MeasureOptions.MaxCapacityConnections)]
         public int CapacityConnections { get; set; }
 
         /// <summary>Capacity: seconds to wait for the echoes (T), fractions allowed.</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double CapacityWaitSec { get; set; }
 
         /// <summary>Seconds allowed for each connect and every read (fractions allowed).</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double TimeoutSec { get; set; }
 
