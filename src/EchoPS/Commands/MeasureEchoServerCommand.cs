@@ -121,6 +121,16 @@ namespace EchoPS.Commands
         [ValidateRange(0.01, 3600.0)]
         public double TimeoutSec { get; set; }
 
+        /// <summary>
+        /// Seconds each figure may take for one server in one round, from its first connect to its last close (fractions
+        /// allowed); a figure that reaches it stops and reports TimedOut with what was done. Default: derived from the
+        /// figure's size (-Verbose shows the bounds in force and the bound of the whole run).
+        /// </summary>
+        [Parameter]
+        [Seconds]
+        [ValidateRange(0.001, 2_000_000.0)]
+        public double DeadlineSec { get; set; }
+
         /// <summary>A folder to write the report to: report.md, measurement.json and SVG charts. Created if missing.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -156,6 +166,7 @@ namespace EchoPS.Commands
             }
             string folder = Path == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
             WriteVerbose($"Measuring {string.Join(", ", _targets)}: {options.Figures}, {options.Rounds} round(s), baseline {_targets[options.BaselineIndex].Name}.");
+            WriteVerbose(EchoServerMeasurer.DescribeBounds(options, _targets.Count));
             EchoServerMeasurement[] results;
             bool showedProgress = false;
             try
@@ -234,6 +245,7 @@ namespace EchoPS.Commands
             if (IsBound(nameof(CapacityConnections))) o.CapacityConnections = CapacityConnections;
             if (IsBound(nameof(CapacityWaitSec))) o.CapacityWait = TimeSpan.FromSeconds(CapacityWaitSec);
             if (IsBound(nameof(TimeoutSec))) o.Timeout = TimeSpan.FromSeconds(TimeoutSec);
+            if (IsBound(nameof(DeadlineSec))) o.FigureDeadline = TimeSpan.FromSeconds(DeadlineSec);
             o.BaselineIndex = BaselineIndex();
             return o;
         }
