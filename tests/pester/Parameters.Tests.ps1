@@ -465,3 +465,56 @@ Describe 'Every number parameter of every cmdlet goes through one conversion (is
         @(Get-BlockingEchoServer).Count | Should -Be $before
     }
 }
+
+Describe 'Bad strings give module errors, never raw .NET exceptions (issue 23, item 7)' {
+    It 'refuses Test-EchoRoundTrip -HostName <Shown> locally with InvalidTarget' -TestCases @(
+        @{ Shown = "'a' x 300"; Value = 'a' * 300 }, @{ Shown = 'a 64-character label'; Value = ('a' * 64) + '.invalid' },
+        @{ Shown = "'a.' x 130"; Value = 'a.' * 130 }) {
+        $err = { Test-EchoRoundTrip -HostName $Value -Port 1 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.TestEchoRoundTripCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -BeLike '*is not a host name*253 characters*'
+        $err.Exception.Message.Length | Should -BeLessThan 250 -Because 'the error names the value without repeating all of it'
+    }
+
+    It 'refuses Measure-EchoServer -Path <Shown> before measuring, with InvalidPath' -TestCases @(
+        @{ Shown = 'a null character'; Value = "`0" }, @{ Shown = 'a null character inside'; Value = "a`0b" }, @{ Shown = 'an unknown drive'; Value = 'nosuchdrive:/x' }) {
+        $err = { Measure-EchoServer 127.0.0.1:1 -Figure RoundTrip -Path $Value -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidPath,EchoPS.Commands.MeasureEchoServerCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -BeLike '*-Path*is not a folder*'
+    }
+
+    It 'checks Measure-EchoServer''s hosts by the client''s rules: <Case>' -TestCases @(
+        @{ Case = 'a 300-character -HostName'; Arguments = @{ HostName = 'a' * 300; Port = 1 } }
+        @{ Case = 'a non-canonical -Target'; Arguments = @{ Target = '127.0.0.010:7' } }
+        @{ Case = 'a control character in -Target'; Arguments = @{ Target = "a`tb:7" } }) {
+        $err = { Measure-EchoServer @Arguments -Figure RoundTrip -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.MeasureEchoServerCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+
+    It 'gives every string parameter of <Command> only module or binding errors for bad strings' -ForEach @(
+        @{ Command = 'Test-EchoRoundTrip'; Arguments = @{ Port = 1; TimeoutSec = 1; DeadlineSec = 5 }; Parameters = @('HostName') }
+        @{ Command = 'Measure-EchoServer'; Arguments = @{ Figure = 'RoundTrip'; Count = 1; Rounds = 1; TimeoutSec = 1 }; Parameters = @('Target', 'HostName', 'Name', 'Baseline', 'Path') }
+        @{ Command = 'Start-BlockingEchoServer'; Arguments = @{ Port = 0; AsJob = $true }; Parameters = @('Address', 'AllowList') }
+    ) {
+        # Strings refused before any lookup (none may reach a resolver): too long, control characters, brackets.
+        $bad = @(('a' * 300), "`0", "a`0b", "`t", ('a' * 64 + '.invalid'), '[::1', '::1]', '1.2.3.4.5', '')
+        $before = @(Get-BlockingEchoServer).Count
+        foreach ($parameter in $Parameters) {
+            foreach ($value in $bad) {
+                if ($parameter -eq 'Path' -and $value -notmatch "`0") { continue } # a good folder name would get a report
+                $arguments = $Arguments.Clone()
+                $arguments[$parameter] = $value
+                if ($parameter -eq 'HostName' -and $Command -eq 'Measure-EchoServer') { $arguments.Port = 1 }
+                elseif ($parameter -ne 'Target' -and $Command -eq 'Measure-EchoServer') { $arguments.Target = '127.0.0.1:1' }
+                if ($parameter -eq 'Target' -and $value -ne '') { $arguments.Target = "$($value):7" }
+                $err = $null
+                try { & $Command @arguments -ErrorAction Stop -WarningAction SilentlyContinue | Where-Object { $_ -is [System.Management.Automation.Job] } | Remove-Job -Force } catch { $err = $_ }
+                if ($null -eq $err) { continue } # taken as a label, or refused by the server's own peer checks
+                $shown = "$Command -$parameter '$(($value -replace "`0", '\0').Substring(0, [Math]::Min(20, $value.Length)))'"
+                $err.FullyQualifiedErrorId | Should -Not -BeLike 'System.*' -Because "$shown gave $($err.Exception.GetType().FullName): $($err.Exception.Message)"
+                $err.CategoryInfo.Category | Should -Not -Be 'NotSpecified' -Because "$shown gave $($err.FullyQualifiedErrorId)"
+            }
+        }
+        @(Get-BlockingEchoServer).Count | Should -Be $before
+    }
+}

@@ -204,7 +204,17 @@ namespace EchoPS.Client
                 return new[] { ToReachable(literal) };
             }
 
-            Task<IPAddress[]> lookup = Dns.GetHostAddressesAsync(targetName);
+            Task<IPAddress[]> lookup;
+            try
+            {
+                lookup = Dns.GetHostAddressesAsync(targetName);
+            }
+            catch (ArgumentException ex)
+            {
+                // A name the resolver refuses outright (too long, malformed): a failed lookup, not a crash.
+                throw new EchoFailure(EchoRoundTripStatus.Unresolved,
+                    $"'{Addressing.Shorten(targetName)}' is not a name the resolver takes: {ex.Message.Split('\n')[0].Trim()}", namesTarget: true);
+            }
             IPAddress[] found;
             try
             {

@@ -142,10 +142,10 @@ namespace EchoPS.Commands
             try
             {
                 if (ParameterSetName == HostSet)
-                    _targets.Add(new MeasureTarget(Name, HostName, Port));
+                    _targets.Add(CheckHost(new MeasureTarget(Name, HostName, Port)));
                 else
                     foreach (var text in Target)
-                        _targets.Add(ParseTarget(text));
+                        _targets.Add(CheckHost(ParseTarget(text)));
             }
             catch (ArgumentException ex)
             {
@@ -164,7 +164,7 @@ namespace EchoPS.Commands
                     return;
                 _measurer = measurer;
             }
-            string folder = Path == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            string folder = Path == null ? null : ResolveFolder(Path);
             WriteVerbose($"Measuring {string.Join(", ", _targets)}: {options.Figures}, {options.Rounds} round(s), baseline {_targets[options.BaselineIndex].Name}.");
             WriteVerbose(EchoServerMeasurer.DescribeBounds(options, _targets.Count));
             EchoServerMeasurement[] results;
@@ -220,6 +220,35 @@ namespace EchoPS.Commands
             }
         }
 
+        /// <summary>
+        /// -Path as a file-system path, checked before anything is measured: a path PowerShell cannot take (a null
+        /// character, an unknown drive or provider) is refused with the id InvalidPath, never a raw .NET exception.
+        /// </summary>
+        private string ResolveFolder(string path)
+        {
+            string problem;
+            try
+            {
+                if (path.IndexOf('\0') >= 0)
+                    problem = "it contains a null character";
+                else
+                {
+                    var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+                    if (provider.Name == "FileSystem")
+                        return folder;
+                    problem = $"it is a {provider.Name} path, not a folder in the file system";
+                }
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException || ex is IOException
+                || ex is SessionStateException || ex is ProviderInvocationException)
+            {
+                problem = ex.Message;
+            }
+            ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidPath",
+                $"-Path '{Addressing.Shorten(path.Replace("\0", "\\0"))}' is not a folder to write the report to: {problem}. Give a file-system folder, such as ./results.", path));
+            return null;
+        }
+
         /// <inheritdoc />
         protected override void StopProcessing()
         {
@@ -264,6 +293,17 @@ namespace EchoPS.Commands
                     $"-Baseline '{Baseline}' names none of the servers: use a label, a host:port or a position from 1 to {_targets.Count} ({string.Join(", ", _targets.Select(t => t.Name))}).",
                     Baseline));
             return index;
+        }
+
+        /// <summary>The host of a target under the client's rules (Addressing): a canonical literal, or a name a resolver takes.</summary>
+        private static MeasureTarget CheckHost(MeasureTarget target)
+        {
+            var problem = Addressing.ParseTarget(target.Host, out _, out _, out var port);
+            if (problem == null && port != null)
+                problem = $"'{target.Host}' names a port: give the port once, as host:port in -Target or with -Port.";
+            if (problem != null)
+                throw new ArgumentException(problem);
+            return target;
         }
 
         /// <summary>"host:port", "[v6]:port" or "label=host:port".</summary>
