@@ -88,6 +88,9 @@ namespace EchoPS
                 return $"'{text}' has no host before its port: give a host name or an IP address.";
             if (host.IndexOf(':') >= 0 || LooksLikeIPv4(host))
                 return ParseLiteral(host, out literal);
+            if (host.TrimEnd('.').Length > MaxHostNameLength || Array.Exists(host.Split('.'), label => label.Length > MaxLabelLength))
+                return $"'{Shorten(text)}' ({text.Length} characters) is not a host name: a name is at most {MaxHostNameLength} characters, " +
+                    $"and each label between dots at most {MaxLabelLength}.";
             foreach (var c in host)
             {
                 if (char.IsWhiteSpace(c) || char.IsControl(c) || c == '/' || c == '[' || c == ']')
@@ -95,6 +98,14 @@ namespace EchoPS
             }
             return null;
         }
+
+        // DNS limits (RFC 1035): a name resolver refuses longer names, .NET's with an exception.
+        private const int MaxHostNameLength = 253;
+        private const int MaxLabelLength = 63;
+
+        /// <summary>Text for a message: as given when short, otherwise its start.</summary>
+        internal static string Shorten(string text) =>
+            text == null ? string.Empty : text.Length <= 60 ? text : text.Substring(0, 57) + "...";
 
         /// <summary>
         /// Whether text is meant as an IPv4 literal rather than a host name: its last label is a number (a DNS

@@ -14,6 +14,8 @@
       ExtraByte   echoes everything, with one byte more (0x2A) right after the byte at Offset.
       TrailAfterFin echoes everything faithfully; after the client's FIN it sends 3 more bytes, then closes.
       Drip        echoes one byte per second (Dispose wakes it), reading the next chunk only when one is echoed.
+      HalfAndClose echoes the first half of the first chunk it reads and closes at once, without reading the rest
+                  (so that unread input makes the close a reset, as a crashing server's would).
 #>
 
 if (-not ('EchoPSTest.BrokenEchoServer' -as [type])) {
@@ -140,6 +142,9 @@ namespace EchoPSTest
                         case "TrailAfterFin":
                             Send(client, buffer, n);
                             break;
+                        case "HalfAndClose":
+                            Send(client, buffer, Math.Max(1, n / 2));
+                            return; // the finally closes the socket: unread input resets the connection
                         case "Drip":
                             for (int i = 0; i < n; i++)
                             {
@@ -176,7 +181,7 @@ namespace EchoPSTest
 
 function New-BrokenEchoServer {
     param(
-        [Parameter(Mandatory)] [ValidateSet('FlipByte', 'DropTail', 'CloseEarly', 'Silent', 'Reset', 'Duplicate', 'ExtraByte', 'TrailAfterFin', 'Drip')] [string] $Behaviour,
+        [Parameter(Mandatory)] [ValidateSet('FlipByte', 'DropTail', 'CloseEarly', 'Silent', 'Reset', 'Duplicate', 'ExtraByte', 'TrailAfterFin', 'Drip', 'HalfAndClose')] [string] $Behaviour,
         [long] $Offset = 0
     )
     [EchoPSTest.BrokenEchoServer]::new($Behaviour, $Offset)

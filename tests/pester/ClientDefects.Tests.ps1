@@ -238,3 +238,99 @@ Describe 'Short, exact summaries' {
         ($verbose.Message -join "`n") | Should -Match 'Refused'
     }
 }
+
+Describe 'Measure-EchoServer bounds every figure (issue 23, item 3)' {
+    BeforeAll {
+        # Echoes one byte per second: every read is answered within -TimeoutSec, so only a figure's bound ends it.
+        $script:slow = New-Broken Drip
+        $script:small = @{ Size = 8; TimeoutSec = 3; Count = 5; ConnectionCount = 5; SlotClients = 2; HoldMs = 100; CapacityConnections = 4; CapacityWaitSec = 1; StreamSec = 0.5; Rounds = 1 }
+    }
+
+    It 'ends <Figure> within its -DeadlineSec of 2 s, saying what was done' -TestCases @(
+        @{ Figure = 'RoundTrip'; Cut = $true }, @{ Figure = 'Stream'; Cut = $true }, @{ Figure = 'Connections'; Cut = $true },
+        @{ Figure = 'Slots'; Cut = $true }, @{ Figure = 'Capacity'; Cut = $false }) {
+        $run = Measure-Run { Measure-EchoServer "127.0.0.1:$($slow.Port)" -Figure $Figure -DeadlineSec 2 @small -ErrorAction SilentlyContinue }
+        # The first check and the figure, 2 s each, plus room for a busy machine; a drip needs 8 s per message.
+        $run.Seconds | Should -BeLessThan 10
+        $m = $run.Output
+        if ($Cut) {
+            $m.Success | Should -BeFalse
+            $timedOut = @($m.Errors | Where-Object { $_.Figure -eq $Figure -and $_.Status -eq 'TimedOut' })
+            $timedOut | Should -Not -BeNullOrEmpty -Because ($m.Errors | Out-String)
+            $timedOut[0].Message | Should -Match '\b2 s\b'
+        }
+    }
+
+    It 'bounds the issue''s Connections run (121 s before) by default, and says the bound' {
+        $run = Measure-Run {
+            Measure-EchoServer "127.0.0.1:$($slow.Port)" -Figure Connections -ConnectionCount 5 -Size 8 -TimeoutSec 3 -Rounds 1 -Verbose -ErrorAction SilentlyContinue 4>&1
+        }
+        $verbose = ($run.Output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n"
+        $verbose | Should -Match 'Connections 6\.05 s; the whole run at most 12\.05 s'
+        $run.Seconds | Should -BeLessThan 20
+        $m = $run.Output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        ($m.Errors | Where-Object Figure -EQ 'Connections').Status | Should -Contain 'TimedOut'
+        $m.ConnectionsPerSec | Should -BeNullOrEmpty -Because 'no rate is made of a cut run'
+    }
+
+    It 'leaves a correct server''s figures alone' {
+        $m = Measure-EchoServer "127.0.0.1:$port" -Figure RoundTrip, Connections -Count 50 -ConnectionCount 50 -Rounds 1
+        $m.ErrorCount | Should -Be 0 -Because ($m.Errors | Out-String)
+        $m.ConnectionsPerSec | Should -BeGreaterThan 0
+    }
+}
+
+Describe 'Connections and Capacity verify exactly the bytes sent, no more (issue 23, item 4)' {
+    It 'fails <Figure> against a server that <Note>' -TestCases @(
+        @{ Figure = 'Connections'; Behaviour = 'ExtraByte'; Offset = 7; Note = 'appends a byte to every echo' }
+        @{ Figure = 'Connections'; Behaviour = 'TrailAfterFin'; Offset = 0; Note = 'sends bytes after the client''s end of stream' }
+        @{ Figure = 'Capacity'; Behaviour = 'ExtraByte'; Offset = 7; Note = 'appends a byte to every echo' }
+        @{ Figure = 'Capacity'; Behaviour = 'Duplicate'; Offset = 0; Note = 'echoes every chunk twice' }
+    ) {
+        $b = New-Broken $Behaviour $Offset
+        $m = Measure-EchoServer "127.0.0.1:$($b.Port)" -Figure $Figure -Size 8 -ConnectionCount 20 -CapacityConnections 20 -CapacityWaitSec 2 -Rounds 1 -TimeoutSec 5 -ErrorAction SilentlyContinue
+        $m.Success | Should -BeFalse -Because "a server that $Note is no echo server"
+        ($m.Errors | Where-Object Figure -EQ $Figure).Status | Should -Contain 'Mismatch' -Because ($m.Errors | Out-String)
+        if ($Figure -eq 'Capacity') { $m.CapacityEchoed | Should -BeLessThan 20 }
+        else { $m.ConnectionsPerSec | Should -BeNullOrEmpty -Because 'no rate is made of a failing run' }
+    }
+
+    It 'still passes a correct server: <Figure>' -TestCases @(@{ Figure = 'Connections' }, @{ Figure = 'Capacity' }) {
+        $m = Measure-EchoServer "127.0.0.1:$port" -Figure $Figure -ConnectionCount 200 -CapacityConnections 20 -CapacityWaitSec 1 -Rounds 1
+        $m.ErrorCount | Should -Be 0 -Because ($m.Errors | Out-String)
+        if ($Figure -eq 'Capacity') { $m.CapacityEchoed | Should -Be 1 -Because 'a blocking server echoes one of N' }
+        else { $m.ConnectionsPerSec | Should -BeGreaterThan 0 }
+    }
+}
+
+Describe 'A reset or an early close is never reported as a timeout (issue 23, item 5)' {
+    BeforeAll {
+        # Echoes half of the first chunk it reads and closes with input unread: the client's connection is reset,
+        # which the kernel may report to the writing side as ETIMEDOUT within milliseconds (2 of 80 runs in the issue,
+        # most runs here). Looped, so that every ordering of the reset and the reads is met; each run is bounded.
+        $script:half = New-Broken HalfAndClose
+    }
+
+    It 'reports <Mode> against a server that echoes half and closes as Reset or ClosedEarly, <Runs> runs out of <Runs>' -TestCases @(
+        @{ Mode = 'a stream'; Runs = 40; Arguments = @{ DurationSec = 2 } }
+        @{ Mode = 'a stream of -TotalBytes'; Runs = 20; Arguments = @{ TotalBytes = 64MB } }
+        @{ Mode = 'round trips'; Runs = 20; Arguments = @{ Size = 100000; Count = 3 } }
+    ) {
+        $statuses = foreach ($i in 1..$Runs) {
+            $r = Test-EchoRoundTrip 127.0.0.1 -Port $half.Port -TimeoutSec 3 -DeadlineSec 20 @Arguments -ErrorAction SilentlyContinue
+            $r.Status | Should -BeIn 'Reset', 'ClosedEarly' -Because "run $i said: $($r.Message)"
+            $r.DurationMs | Should -BeLessThan 2500 -Because 'nothing waited for the 3 s timeout'
+            $r.Status
+        }
+        @($statuses).Count | Should -Be $Runs
+    }
+
+    It 'reports Measure-EchoServer''s Stream figure against it as Reset or ClosedEarly, 10 runs out of 10' {
+        foreach ($i in 1..10) {
+            $m = Measure-EchoServer "127.0.0.1:$($half.Port)" -Figure Stream -StreamSec 1 -Rounds 1 -TimeoutSec 3 -ErrorAction SilentlyContinue
+            $stream = @($m.Errors | Where-Object Figure -EQ 'Stream')
+            $stream | Should -Not -BeNullOrEmpty
+            $stream.Status | ForEach-Object { $_ | Should -BeIn 'Reset', 'ClosedEarly' -Because ($stream.Message -join '; ') }
+        }
+    }
+}

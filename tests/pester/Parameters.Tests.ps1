@@ -72,7 +72,7 @@ Describe 'Fractional seconds are honoured, fractional counts refused (item 2)' {
         finally { $job | Remove-Job -Force }
     }
 
-    It 'refuses <Value> seconds naming the value' -TestCases @(@{ Value = -0.5 }, @{ Value = 86400.5 }, @{ Value = [double]::NaN }) {
+    It 'refuses <Value> seconds naming the value' -TestCases @(@{ Value = -0.5 }, @{ Value = 86400.5 }) {
         { Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec $Value } | Should -Throw -ErrorId 'ParameterArgumentValidationError,EchoPS.Commands.StartBlockingEchoServerCommand' -ExpectedMessage "*$Value*0 to 86400*"
     }
 
@@ -343,5 +343,178 @@ Describe 'What a job and its events say (item 22)' {
         finally { $job | Stop-Job; $events = @($job.Output); $job | Remove-Job -Force }
         ($events | Where-Object Kind -In 'Listening', 'Connected', 'Disconnected').ClientsServed | Where-Object { $null -ne $_ } | Should -BeNullOrEmpty
         ($events | Where-Object Kind -EQ 'Stopped').ClientsServed | Should -Be 1
+    }
+}
+
+Describe 'Every number parameter of every cmdlet goes through one conversion (issue 23, items 1 and 8)' {
+    BeforeDiscovery {
+        . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
+        Import-Module $ModuleManifest
+        $numericTypes = [int], [long], [double], [float], [decimal], [short], [byte], [uint32], [uint64]
+        # Arguments that would make each cmdlet run if the parameter under test were good (it replaces its own).
+        $base = @{
+            'Start-BlockingEchoServer' = @{ Port = 0; AsJob = $true }
+            'Test-EchoRoundTrip'       = @{ HostName = '127.0.0.1'; Port = 1; TimeoutSec = 1 }
+            'Measure-EchoServer'       = @{ Target = '127.0.0.1:1'; Figure = 'RoundTrip'; Rounds = 1; Count = 1 }
+            'Stop-BlockingEchoServer'  = @{}
+            'Get-BlockingEchoServer'   = @{}
+        }
+        $numberParameters = foreach ($command in Get-Command -Module EchoPS -CommandType Cmdlet) {
+            foreach ($parameter in $command.Parameters.Values | Where-Object Name -NotIn ([System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters)) {
+                $type = if ($parameter.ParameterType.IsArray) { $parameter.ParameterType.GetElementType() } else { $parameter.ParameterType }
+                if ($type -in $numericTypes) {
+                    $arguments = $base[$command.Name].Clone()
+                    if ($command.Name -eq 'Measure-EchoServer' -and $parameter.Name -eq 'Port') { $arguments.Remove('Target'); $arguments.HostName = '127.0.0.1' }
+                    @{ Command = $command.Name; Parameter = $parameter.Name; Whole = $type -ne [double] -and $type -ne [float] -and $type -ne [decimal]; Arguments = $arguments }
+                }
+            }
+        }
+    }
+
+    It 'found the number parameters of all five cmdlets' {
+        # A guard on the walk below: it must see every cmdlet and the limits the issue named.
+        $numbers = foreach ($command in Get-Command -Module EchoPS -CommandType Cmdlet) {
+            $command.Parameters.Values | Where-Object { $_.ParameterType -in [int], [long], [double], [int[]] -and $_.Name -notin [System.Management.Automation.PSCmdlet]::CommonParameters } | ForEach-Object { "$($command.Name) -$($_.Name)" }
+        }
+        @($numbers).Count | Should -BeGreaterOrEqual 35
+        foreach ($name in 'IdleTimeoutSec', 'SendTimeoutSec', 'MaxSlotHoldSec', 'MaxBytesPerConnection', 'MaxConnectionsPerMinute', 'MaxSessionSec', 'MaxTotalConnectionsPerMinute', 'MaxBytesPerSecond') {
+            $numbers | Should -Contain "Start-BlockingEchoServer -$name"
+        }
+        $numbers | Should -Contain 'Stop-BlockingEchoServer -Id'
+        $numbers | Should -Contain 'Measure-EchoServer -Rounds'
+    }
+
+    It '<Command> -<Parameter> carries the one conversion (whole numbers: <Whole>)' -ForEach $numberParameters {
+        $attributes = (Get-Command $Command).Parameters[$Parameter].Attributes
+        $conversion = @($attributes | Where-Object { $_ -is [EchoPS.Commands.NumberArgumentAttribute] })
+        $conversion | Should -HaveCount 1 -Because 'every number parameter must go through NumberArgumentAttribute'
+        $conversion[0].Whole | Should -Be $Whole
+        # It must come before PowerShell's own conversion: no other transformation ahead of it.
+        @($attributes | Where-Object { $_ -is [System.Management.Automation.ArgumentTransformationAttribute] }) | Should -HaveCount 1
+    }
+
+    It '<Command> -<Parameter> refuses every value that is not plainly a number, naming it' -ForEach $numberParameters {
+        $bad = @(
+            @{ Value = ''; Shown = "''" }, @{ Value = '  '; Shown = "'  '" }, @{ Value = $null; Shown = '$null' },
+            @{ Value = [double]::NaN; Shown = 'NaN' }, @{ Value = [double]::PositiveInfinity; Shown = 'Infinity' },
+            @{ Value = $true; Shown = '$true' }, @{ Value = $false; Shown = '$false' }, @{ Value = 'ten'; Shown = "'ten'" },
+            @{ Value = '0x10'; Shown = "'0x10'" }, @{ Value = '1kb'; Shown = "'1kb'" }, @{ Value = '5 s'; Shown = "'5 s'" },
+            @{ Value = [char]'5'; Shown = '5' }, @{ Value = [datetime]::UnixEpoch; Shown = 'DateTime' }, @{ Value = @{}; Shown = 'Hashtable' }
+        )
+        if ($Whole) { $bad += @{ Value = 0.5; Shown = '0.5' }, @{ Value = 2.5; Shown = '2.5' }, @{ Value = '0.4'; Shown = "'0.4'" }, @{ Value = [decimal]1.5; Shown = '1.5' } }
+        $before = @(Get-BlockingEchoServer).Count
+        foreach ($case in $bad) {
+            $arguments = $Arguments.Clone()
+            $arguments[$Parameter] = $case.Value
+            $err = $null
+            try { $null = & $Command @arguments -ErrorAction Stop } catch { $err = $_ }
+            $err | Should -Not -BeNullOrEmpty -Because "$Command -$Parameter $($case.Shown) must be refused"
+            $err.FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentTransformationError,*' -Because "$Command -$Parameter $($case.Shown): $($err.Exception.Message)"
+            $err.Exception | Should -BeOfType [System.Management.Automation.ParameterBindingException]
+            $err.Exception.Message | Should -BeLike "*'$Parameter'*$($case.Shown)*this parameter takes*" -Because "$Command -$Parameter $($case.Shown)"
+            $err.Exception.Message | Should -Not -BeLike '*   at *' -Because 'no stack trace'
+            $err.Exception.Message | Should -Not -BeLike '*unlimited*' -Because 'the conversion does not know what 0 means for this parameter'
+        }
+        @(Get-BlockingEchoServer).Count | Should -Be $before -Because 'no server may start on a refused value'
+    }
+
+    It 'refuses the issue''s command line of empty limits instead of starting a server with every limit off' {
+        $before = @(Get-BlockingEchoServer).Count
+        $err = { Start-BlockingEchoServer -Port 0 -AsJob -IdleTimeoutSec '' -SendTimeoutSec '' -MaxSlotHoldSec '' -MaxBytesPerConnection '' -MaxConnectionsPerMinute '' -MaxSessionSec '' -MaxTotalConnectionsPerMinute '' -MaxBytesPerSecond '' } |
+            Should -Throw -ErrorId 'ParameterArgumentTransformationError,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*'IdleTimeoutSec'*'' (an empty string) is not a number*"
+        @(Get-BlockingEchoServer).Count | Should -Be $before
+    }
+
+    It 'still takes plain numbers as numbers or text: <Value>' -TestCases @(@{ Value = '7' }, @{ Value = ' 7 ' }, @{ Value = 7L }, @{ Value = 7.0 }, @{ Value = '7.0' }, @{ Value = '7e0' }) {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob -MaxConnectionsPerMinute $Value -IdleTimeoutSec $Value
+        try { $job.Server.Limits | Should -BeLike '*idle timeout 7 s*max 7 connections/min per source*' }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'refuses fractional counts of Measure-EchoServer (-Rounds 1.5 ran 2 rounds)' {
+        $err = { Measure-EchoServer 127.0.0.1:1 -Rounds 1.5 } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,EchoPS.Commands.MeasureEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*'Rounds'*1.5 is not a whole number*"
+    }
+
+    It 'refuses Stop-BlockingEchoServer -Id $true rather than stopping server 1, and does not say 0 means unlimited' {
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            $err = { Stop-BlockingEchoServer -Id $true } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,EchoPS.Commands.StopBlockingEchoServerCommand' -PassThru
+            $err.Exception.Message | Should -BeLike '*$true (a boolean) is not a number*'
+            $err = { Stop-BlockingEchoServer -Id 1.5 } | Should -Throw -PassThru
+            $err.Exception.Message | Should -Not -BeLike '*unlimited*'
+            $job.Server.State | Should -Not -Be 'Stopped'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'refuses -Payload <Shown> like @(-1): a negative number is no byte' -TestCases @(@{ Shown = '-1' }, @{ Shown = '@(-1)' }) {
+        $err = if ($Shown -eq '-1') { { Test-EchoRoundTrip 127.0.0.1 -Port 1 -Payload -1 } | Should -Throw -PassThru }
+        else { { Test-EchoRoundTrip 127.0.0.1 -Port 1 -Payload @(-1) } | Should -Throw -PassThru }
+        $err.FullyQualifiedErrorId | Should -Be 'InvalidPayload,EchoPS.Commands.TestEchoRoundTripCommand'
+        $err.Exception.Message | Should -BeLike '*-1*0 to 255*'
+    }
+
+    It 'refuses -AllowList <Entry> (host bits set), naming the range to write' -TestCases @(
+        @{ Entry = '10.0.0.1/8'; Range = '10.0.0.0/8' }, @{ Entry = '127.0.0.1/24'; Range = '127.0.0.0/24' },
+        @{ Entry = '3f::/10'; Range = '::/10' }, @{ Entry = '::ffff:10.1.2.3/104'; Range = '10.0.0.0/8' }) {
+        $before = @(Get-BlockingEchoServer).Count
+        $err = { Start-BlockingEchoServer -Port 0 -AllowList $Entry -AsJob } | Should -Throw -ErrorId 'InvalidAllowList,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "*'$Entry'*host bits*$Range*"
+        @(Get-BlockingEchoServer).Count | Should -Be $before
+    }
+}
+
+Describe 'Bad strings give module errors, never raw .NET exceptions (issue 23, item 7)' {
+    It 'refuses Test-EchoRoundTrip -HostName <Shown> locally with InvalidTarget' -TestCases @(
+        @{ Shown = "'a' x 300"; Value = 'a' * 300 }, @{ Shown = 'a 64-character label'; Value = ('a' * 64) + '.invalid' },
+        @{ Shown = "'a.' x 130"; Value = 'a.' * 130 }) {
+        $err = { Test-EchoRoundTrip -HostName $Value -Port 1 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.TestEchoRoundTripCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -BeLike '*is not a host name*253 characters*'
+        $err.Exception.Message.Length | Should -BeLessThan 250 -Because 'the error names the value without repeating all of it'
+    }
+
+    It 'refuses Measure-EchoServer -Path <Shown> before measuring, with InvalidPath' -TestCases @(
+        @{ Shown = 'a null character'; Value = "`0" }, @{ Shown = 'a null character inside'; Value = "a`0b" }, @{ Shown = 'an unknown drive'; Value = 'nosuchdrive:/x' }) {
+        $err = { Measure-EchoServer 127.0.0.1:1 -Figure RoundTrip -Path $Value -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidPath,EchoPS.Commands.MeasureEchoServerCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -BeLike '*-Path*is not a folder*'
+    }
+
+    It 'checks Measure-EchoServer''s hosts by the client''s rules: <Case>' -TestCases @(
+        @{ Case = 'a 300-character -HostName'; Arguments = @{ HostName = 'a' * 300; Port = 1 } }
+        @{ Case = 'a non-canonical -Target'; Arguments = @{ Target = '127.0.0.010:7' } }
+        @{ Case = 'a control character in -Target'; Arguments = @{ Target = "a`tb:7" } }) {
+        $err = { Measure-EchoServer @Arguments -Figure RoundTrip -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidTarget,EchoPS.Commands.MeasureEchoServerCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+
+    It 'gives every string parameter of <Command> only module or binding errors for bad strings' -ForEach @(
+        @{ Command = 'Test-EchoRoundTrip'; Arguments = @{ Port = 1; TimeoutSec = 1; DeadlineSec = 5 }; Parameters = @('HostName') }
+        @{ Command = 'Measure-EchoServer'; Arguments = @{ Figure = 'RoundTrip'; Count = 1; Rounds = 1; TimeoutSec = 1 }; Parameters = @('Target', 'HostName', 'Name', 'Baseline', 'Path') }
+        @{ Command = 'Start-BlockingEchoServer'; Arguments = @{ Port = 0; AsJob = $true }; Parameters = @('Address', 'AllowList') }
+    ) {
+        # Strings refused before any lookup (none may reach a resolver): too long, control characters, brackets.
+        $bad = @(('a' * 300), "`0", "a`0b", "`t", ('a' * 64 + '.invalid'), '[::1', '::1]', '1.2.3.4.5', '')
+        $before = @(Get-BlockingEchoServer).Count
+        foreach ($parameter in $Parameters) {
+            foreach ($value in $bad) {
+                if ($parameter -eq 'Path' -and $value -notmatch "`0") { continue } # a good folder name would get a report
+                $arguments = $Arguments.Clone()
+                $arguments[$parameter] = $value
+                if ($parameter -eq 'HostName' -and $Command -eq 'Measure-EchoServer') { $arguments.Port = 1 }
+                elseif ($parameter -ne 'Target' -and $Command -eq 'Measure-EchoServer') { $arguments.Target = '127.0.0.1:1' }
+                if ($parameter -eq 'Target' -and $value -ne '') { $arguments.Target = "$($value):7" }
+                $err = $null
+                try { & $Command @arguments -ErrorAction Stop -WarningAction SilentlyContinue | Where-Object { $_ -is [System.Management.Automation.Job] } | Remove-Job -Force } catch { $err = $_ }
+                if ($null -eq $err) { continue } # taken as a label, or refused by the server's own peer checks
+                $shown = "$Command -$parameter '$(($value -replace "`0", '\0').Substring(0, [Math]::Min(20, $value.Length)))'"
+                $err.FullyQualifiedErrorId | Should -Not -BeLike 'System.*' -Because "$shown gave $($err.Exception.GetType().FullName): $($err.Exception.Message)"
+                $err.CategoryInfo.Category | Should -Not -Be 'NotSpecified' -Because "$shown gave $($err.FullyQualifiedErrorId)"
+            }
+        }
+        @(Get-BlockingEchoServer).Count | Should -Be $before
     }
 }

@@ -68,7 +68,7 @@ try {
     $jobB = Invoke-Command -Session $b -ArgumentList $Manifest, $HostB {
         param($manifest, $address)
         Import-Module $manifest
-        Start-BlockingEchoServer -Address $address -Port 0 -AllowList "$address/24" -IdleTimeoutSec 30 -AsJob
+        Start-BlockingEchoServer -Address $address -Port 0 -AllowList "$($address -replace '\.\d+$', '.0')/24" -IdleTimeoutSec 30 -AsJob
     }
     Invoke-Command -Session $a -ArgumentList $Manifest { param($manifest) Import-Module $manifest }
     $targets = @(

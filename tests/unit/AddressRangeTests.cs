@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Net;
 using EchoPS.LockDown;
 
@@ -8,15 +9,14 @@ namespace EchoPS.Tests
     {
         [Theory]
         [InlineData("10.0.0.0/8", "10.0.0.0/8")]
-        [InlineData("10.1.2.3/8", "10.0.0.0/8")] // host bits are ignored, as ncat and iptables do
         [InlineData("192.168.1.10", "192.168.1.10/32")]
         [InlineData(" 172.16.0.0/12 ", "172.16.0.0/12")]
         [InlineData("0.0.0.0/0", "0.0.0.0/0")]
         [InlineData("::1", "::1/128")]
         [InlineData("[::1]", "::1/128")]
-        [InlineData("fe80::1234/10", "fe80::/10")]
-        [InlineData("2001:db8:0:ff::/57", "2001:db8:0:80::/57")]
-        [InlineData("::ffff:10.1.2.3/104", "10.0.0.0/8")] // an IPv4-mapped range is the IPv4 range it maps
+        [InlineData("fe80::/10", "fe80::/10")]
+        [InlineData("2001:db8:0:80::/57", "2001:db8:0:80::/57")]
+        [InlineData("::ffff:10.0.0.0/104", "10.0.0.0/8")] // an IPv4-mapped range is the IPv4 range it maps
         [InlineData("::ffff:10.1.2.3", "10.1.2.3/32")]
         [InlineData("::ffff:0:0/96", "0.0.0.0/0")]
         public void Parses_an_address_or_range_to_its_network(string text, string expected)
@@ -30,6 +30,12 @@ namespace EchoPS.Tests
         [InlineData("localhost", "'localhost' is not an IP address")]
         [InlineData("10/8", "'10/8' is not an address or CIDR range")]
         [InlineData("10.0.0.0/33", "from 0 to 32 for IPv4")]
+        // Host bits set: refused naming the range it would be, never widened silently (issue 23, item 8).
+        [InlineData("10.0.0.1/8", "'10.0.0.1/8' has host bits set: 10.0.0.1 is not the first address of a /8 range. Write the range as 10.0.0.0/8")]
+        [InlineData("10.1.2.3/8", "Write the range as 10.0.0.0/8, or the one address as 10.1.2.3 alone")]
+        [InlineData("fe80::1234/10", "Write the range as fe80::/10")]
+        [InlineData("2001:db8:0:ff::/57", "Write the range as 2001:db8:0:80::/57")]
+        [InlineData("::ffff:10.1.2.3/104", "Write the range as 10.0.0.0/8")]
         [InlineData("10.0.0.0/-1", "from 0 to 32 for IPv4")]
         [InlineData("10.0.0.0/", "from 0 to 32 for IPv4")]
         [InlineData("fd00::/129", "from 0 to 128 for IPv6")]
@@ -91,13 +97,47 @@ namespace EchoPS.Tests
                 select (network, prefix, candidate: near ? Flip(network, flips.ToArray()) : random);
             return Prop.ForAll(cases.ToArbitrary(), c =>
             {
-                var range = AddressRange.Parse($"{new IPAddress(c.network)}/{c.prefix}");
+                var network = Masked(c.network, c.prefix);
+                var range = AddressRange.Parse($"{new IPAddress(network)}/{c.prefix}");
                 bool expected = FirstBitsEqual(c.network, c.candidate, c.prefix);
                 return range.Contains(new IPAddress(c.candidate)) == expected
                     && range.PrefixLength == c.prefix
                     && FirstBitsEqual(range.Network.GetAddressBytes(), c.network, c.prefix)
                     && range.Contains(range.Network);
             });
+        }
+
+        /// <summary>A range written with host bits set is refused, never widened; one without them is taken.</summary>
+        [Property(MaxTest = 500)]
+        public Property A_range_with_host_bits_set_is_refused()
+        {
+            var cases =
+                from length in Gen.Elements(4, 16)
+                from address in Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b), length)
+                from prefix in Gen.Choose(0, length * 8)
+                select (address, prefix);
+            return Prop.ForAll(cases.ToArbitrary(), c =>
+            {
+                var text = $"{new IPAddress(c.address)}/{c.prefix}";
+                bool hostBits = !Masked(c.address, c.prefix).SequenceEqual(c.address);
+                try
+                {
+                    AddressRange.Parse(text);
+                    return !hostBits;
+                }
+                catch (FormatException ex)
+                {
+                    return hostBits && ex.Message.Contains($"Write the range as {new IPAddress(Masked(c.address, c.prefix))}/{c.prefix}");
+                }
+            });
+        }
+
+        private static byte[] Masked(byte[] bytes, int prefix)
+        {
+            var copy = (byte[])bytes.Clone();
+            for (int bit = prefix; bit < copy.Length * 8; bit++)
+                copy[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+            return copy;
         }
 
         private static byte[] Flip(byte[] bytes, int[] bits)

@@ -204,7 +204,17 @@ namespace EchoPS.Client
                 return new[] { ToReachable(literal) };
             }
 
-            Task<IPAddress[]> lookup = Dns.GetHostAddressesAsync(targetName);
+            Task<IPAddress[]> lookup;
+            try
+            {
+                lookup = Dns.GetHostAddressesAsync(targetName);
+            }
+            catch (ArgumentException ex)
+            {
+                // A name the resolver refuses outright (too long, malformed): a failed lookup, not a crash.
+                throw new EchoFailure(EchoRoundTripStatus.Unresolved,
+                    $"'{Addressing.Shorten(targetName)}' is not a name the resolver takes: {ex.Message.Split('\n')[0].Trim()}", namesTarget: true);
+            }
             IPAddress[] found;
             try
             {
@@ -482,14 +492,23 @@ namespace EchoPS.Client
         /// <summary>Closes every socket of the run, as the deadline does: blocked calls fail at once.</summary>
         private void CloseAll() => _sockets.CloseAll();
 
-        /// <summary>A socket error during reads and writes, as a status: a timeout after part of a message means its tail was lost.</summary>
-        private Exception IoFailure(Exception ex, long received, long size, string label)
+        /// <summary>
+        /// A socket error during reads and writes, as a status: a timeout after part of a message means its tail was
+        /// lost. <paramref name="callTicks"/>, when known, is how long the failing call ran: a call that reports a
+        /// timeout (the kernel's ETIMEDOUT) long before -TimeoutSec could run out met a connection that the server
+        /// reset or closed under it, and is reported so, never as TimedOut (issue 23, item 5).
+        /// </summary>
+        private Exception IoFailure(Exception ex, long received, long size, string label, long? callTicks = null)
         {
             if (_isCancelled)
                 return new OperationCanceledException();
             if (_deadline?.IsReached == true)
                 return DeadlineFailure(size > 0 ? $" during {label} ({received} of {size} bytes back)" : $" during {label}");
             var status = Classify(ex);
+            if (status == EchoRoundTripStatus.TimedOut && callTicks is long ran && ran < SocketTimeouts.Ticks(_options.Timeout) / 2)
+                return new EchoFailure(EchoRoundTripStatus.Reset,
+                    $"The connection was reset during {label} ({received} of {size} bytes back): the socket reported a timeout after " +
+                    $"{InvariantFormat.Number(Math.Round(LatencyStats.ToMs(ran), 1))} ms, long before the {Seconds(_options.Timeout)} timeout, so the server closed or reset it.");
             switch (status)
             {
                 case EchoRoundTripStatus.TimedOut when received > 0:

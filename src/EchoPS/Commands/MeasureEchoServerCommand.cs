@@ -38,6 +38,7 @@ namespace EchoPS.Commands
 
         /// <summary>The server's TCP port (with -HostName).</summary>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = HostSet)]
+        [WholeNumber]
         [ValidateRange(1, 65535)]
         public int Port { get; set; }
 
@@ -62,53 +63,73 @@ namespace EchoPS.Commands
 
         /// <summary>Rounds: every server is measured once per figure per round, in alternation; figures are medians over rounds.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, 1000)]
         public int Rounds { get; set; }
 
         /// <summary>Round trip: timed messages per round (after one warm-up).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, Client.EchoClientOptions.MaxCount)]
         public int Count { get; set; }
 
         /// <summary>Bytes per message of the round trip, connections, slots and capacity figures.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, Client.EchoClientOptions.MaxSize)]
         public int Size { get; set; }
 
         /// <summary>Stream: seconds each stream runs (fractions allowed).</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double StreamSec { get; set; }
 
         /// <summary>Connections: how many sequential connections per round.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, 10_000_000)]
         public int ConnectionCount { get; set; }
 
         /// <summary>Slots: how many clients connect together (K).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, MeasureOptions.MaxSlotClients)]
         public int SlotClients { get; set; }
 
         /// <summary>Slots: milliseconds each client holds its connection after its echo (H).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, 600_000)]
         public int HoldMs { get; set; }
 
         /// <summary>Capacity: connections opened at once (N); lowered, with a note, where the open-file limit is lower.</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(1, MeasureOptions.MaxCapacityConnections)]
         public int CapacityConnections { get; set; }
 
         /// <summary>Capacity: seconds to wait for the echoes (T), fractions allowed.</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double CapacityWaitSec { get; set; }
 
         /// <summary>Seconds allowed for each connect and every read (fractions allowed).</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double TimeoutSec { get; set; }
+
+        /// <summary>
+        /// Seconds each figure may take for one server in one round, from its first connect to its last close (fractions
+        /// allowed); a figure that reaches it stops and reports TimedOut with what was done. Default: derived from the
+        /// figure's size (-Verbose shows the bounds in force and the bound of the whole run).
+        /// </summary>
+        [Parameter]
+        [Seconds]
+        [ValidateRange(0.001, 2_000_000.0)]
+        public double DeadlineSec { get; set; }
 
         /// <summary>A folder to write the report to: report.md, measurement.json and SVG charts. Created if missing.</summary>
         [Parameter]
@@ -121,10 +142,10 @@ namespace EchoPS.Commands
             try
             {
                 if (ParameterSetName == HostSet)
-                    _targets.Add(new MeasureTarget(Name, HostName, Port));
+                    _targets.Add(CheckHost(new MeasureTarget(Name, HostName, Port)));
                 else
                     foreach (var text in Target)
-                        _targets.Add(ParseTarget(text));
+                        _targets.Add(CheckHost(ParseTarget(text)));
             }
             catch (ArgumentException ex)
             {
@@ -143,8 +164,9 @@ namespace EchoPS.Commands
                     return;
                 _measurer = measurer;
             }
-            string folder = Path == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            string folder = Path == null ? null : ResolveFolder(Path);
             WriteVerbose($"Measuring {string.Join(", ", _targets)}: {options.Figures}, {options.Rounds} round(s), baseline {_targets[options.BaselineIndex].Name}.");
+            WriteVerbose(EchoServerMeasurer.DescribeBounds(options, _targets.Count));
             EchoServerMeasurement[] results;
             bool showedProgress = false;
             try
@@ -198,6 +220,35 @@ namespace EchoPS.Commands
             }
         }
 
+        /// <summary>
+        /// -Path as a file-system path, checked before anything is measured: a path PowerShell cannot take (a null
+        /// character, an unknown drive or provider) is refused with the id InvalidPath, never a raw .NET exception.
+        /// </summary>
+        private string ResolveFolder(string path)
+        {
+            string problem;
+            try
+            {
+                if (path.IndexOf('\0') >= 0)
+                    problem = "it contains a null character";
+                else
+                {
+                    var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+                    if (provider.Name == "FileSystem")
+                        return folder;
+                    problem = $"it is a {provider.Name} path, not a folder in the file system";
+                }
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException || ex is IOException
+                || ex is SessionStateException || ex is ProviderInvocationException)
+            {
+                problem = ex.Message;
+            }
+            ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidPath",
+                $"-Path '{Addressing.Shorten(path.Replace("\0", "\\0"))}' is not a folder to write the report to: {problem}. Give a file-system folder, such as ./results.", path));
+            return null;
+        }
+
         /// <inheritdoc />
         protected override void StopProcessing()
         {
@@ -223,6 +274,7 @@ namespace EchoPS.Commands
             if (IsBound(nameof(CapacityConnections))) o.CapacityConnections = CapacityConnections;
             if (IsBound(nameof(CapacityWaitSec))) o.CapacityWait = TimeSpan.FromSeconds(CapacityWaitSec);
             if (IsBound(nameof(TimeoutSec))) o.Timeout = TimeSpan.FromSeconds(TimeoutSec);
+            if (IsBound(nameof(DeadlineSec))) o.FigureDeadline = TimeSpan.FromSeconds(DeadlineSec);
             o.BaselineIndex = BaselineIndex();
             return o;
         }
@@ -241,6 +293,17 @@ namespace EchoPS.Commands
                     $"-Baseline '{Baseline}' names none of the servers: use a label, a host:port or a position from 1 to {_targets.Count} ({string.Join(", ", _targets.Select(t => t.Name))}).",
                     Baseline));
             return index;
+        }
+
+        /// <summary>The host of a target under the client's rules (Addressing): a canonical literal, or a name a resolver takes.</summary>
+        private static MeasureTarget CheckHost(MeasureTarget target)
+        {
+            var problem = Addressing.ParseTarget(target.Host, out _, out _, out var port);
+            if (problem == null && port != null)
+                problem = $"'{target.Host}' names a port: give the port once, as host:port in -Target or with -Port.";
+            if (problem != null)
+                throw new ArgumentException(problem);
+            return target;
         }
 
         /// <summary>"host:port", "[v6]:port" or "label=host:port".</summary>

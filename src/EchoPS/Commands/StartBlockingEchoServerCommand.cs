@@ -63,11 +63,13 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds a client may send nothing before it is cut off (default 60; 0 = never).</summary>
         [Parameter]
+        [Seconds]
         [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double IdleTimeoutSec { get; set; } = EchoServerOptions.DefaultIdleTimeout.TotalSeconds;
 
         /// <summary>Seconds one write of the echo may block on a client that does not read (default 10; 0 = forever).</summary>
         [Parameter]
+        [Seconds]
         [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double SendTimeoutSec { get; set; } = EchoServerOptions.DefaultSendTimeout.TotalSeconds;
 
@@ -79,11 +81,13 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds one connection may last (default 0 = unlimited).</summary>
         [Parameter]
+        [Seconds]
         [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double MaxSessionSec { get; set; }
 
         /// <summary>Seconds one client may keep the only slot while others wait in the backlog (default 60; 0 = no limit).</summary>
         [Parameter]
+        [Seconds]
         [ValidateSeconds(EchoServerOptions.MaxTimeoutSeconds)]
         public double MaxSlotHoldSec { get; set; } = EchoServerOptions.DefaultMaxSlotHold.TotalSeconds;
 

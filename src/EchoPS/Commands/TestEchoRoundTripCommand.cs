@@ -70,6 +70,7 @@ namespace EchoPS.Commands
         /// <summary>Seconds to pause between messages (fractions allowed); in continuous mode the default is 1.</summary>
         [Parameter(ParameterSetName = RoundTripSet)]
         [Parameter(ParameterSetName = ContinuousSet)]
+        [Seconds]
         [ValidateRange(0.0, 3600.0)]
         public double Interval { get; set; }
 
@@ -85,6 +86,7 @@ namespace EchoPS.Commands
 
         /// <summary>Throughput mode: streams for this many seconds (with -TotalBytes, whichever limit comes first).</summary>
         [Parameter(ParameterSetName = ThroughputSet)]
+        [Seconds]
         [ValidateRange(0.001, 86400.0)]
         public double DurationSec { get; set; }
 
@@ -111,6 +113,7 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds allowed for name resolution, for each connect and for every read (fractions allowed).</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double TimeoutSec { get; set; } = EchoClientOptions.DefaultTimeoutSec;
 
@@ -119,6 +122,7 @@ namespace EchoPS.Commands
         /// reaches it ends with status TimedOut and what was done by then. The default depends on the mode.
         /// </summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.001, 2_000_000.0)]
         public double DeadlineSec { get; set; }
 
@@ -301,13 +305,23 @@ namespace EchoPS.Commands
 
         private bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
 
+        private static readonly System.Text.RegularExpressions.Regex NegativeNumber =
+            new System.Text.RegularExpressions.Regex(@"^\s*-\d+(\.\d+)?\s*$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
         private byte[] ToBytes(object payload)
         {
             var value = payload is PSObject wrapped ? wrapped.BaseObject : payload;
             byte[] bytes;
             string problem = null;
-            if (value is string text)
-                bytes = new UTF8Encoding(false).GetBytes(text);
+            if (value is string text && NegativeNumber.IsMatch(text))
+            {
+                // PowerShell passes -1 typed after -Payload as the text "-1", while @(-1) arrives as a number: both are
+                // refused alike, as a byte out of range, rather than one sending two characters.
+                bytes = null;
+                problem = $"-Payload has {text}, a negative number: each byte must be a whole number from 0 to 255. To send this text, give its bytes: -Payload ([Text.Encoding]::UTF8.GetBytes('{text}')).";
+            }
+            else if (value is string text2)
+                bytes = new UTF8Encoding(false).GetBytes(text2);
             else if (value is byte[] raw)
                 bytes = raw;
             else

@@ -23,8 +23,9 @@ namespace EchoPS.LockDown
         public int PrefixLength { get; }
 
         /// <summary>
-        /// Parses "address" or "address/prefix". Host bits are allowed and ignored (10.1.2.3/8 is 10.0.0.0/8), as
-        /// ncat and iptables do. An IPv4-mapped range (::ffff:10.0.0.0/104) is the IPv4 range it maps (10.0.0.0/8),
+        /// Parses "address" or "address/prefix". A range with host bits set (10.0.0.1/8) is refused, naming the range
+        /// it would be (10.0.0.0/8): it may be a typo for a single address or another prefix, and silently widening it
+        /// would allow more than was written. An IPv4-mapped range (::ffff:10.0.0.0/104) is the IPv4 range it maps (10.0.0.0/8),
         /// as IPv4 clients of a dual-stack socket match as IPv4. Addresses must be canonical (see
         /// <see cref="Addressing.TryParseLiteral"/>) and the prefix a plain decimal number. Throws
         /// <see cref="FormatException"/> naming the value and what is allowed.
@@ -53,7 +54,12 @@ namespace EchoPS.LockDown
                 address = address.MapToIPv4();
                 prefix -= 96;
             }
-            return new AddressRange(Mask(address, prefix), prefix);
+            var network = Mask(address, prefix);
+            if (!network.Equals(address))
+                throw new FormatException(
+                    $"'{text}' has host bits set: {address} is not the first address of a /{prefix} range. Write the range as {network}/{prefix}, " +
+                    $"or the one address as {address} alone.");
+            return new AddressRange(network, prefix);
         }
 
         /// <summary>Whether <paramref name="address"/> lies in this range; an IPv4-mapped IPv6 address matches as IPv4.</summary>

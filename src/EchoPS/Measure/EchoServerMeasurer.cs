@@ -79,6 +79,9 @@ namespace EchoPS.Measure
             return results;
         }
 
+        /// <summary>The bound of each figure and of the whole run (issue 23, item 3), for -Verbose.</summary>
+        public static string DescribeBounds(MeasureOptions options, int servers) => FigureBounds.Describe(options, servers);
+
         /// <summary>Stops a run from any thread: closes its sockets, which wakes whatever is blocked.</summary>
         public void Cancel()
         {
@@ -101,6 +104,7 @@ namespace EchoPS.Measure
         {
             var options = ClientOptions(state, EchoTestMode.RoundTrip);
             options.Count = 1;
+            options.Deadline = FigureBounds.For(MeasureFigure.None, _options);
             var result = RunClient(options, state.Target.Host);
             if (string.IsNullOrEmpty(result.Address) || !IPAddress.TryParse(result.Address, out var address))
             {
@@ -140,6 +144,7 @@ namespace EchoPS.Measure
         {
             var options = ClientOptions(state, EchoTestMode.RoundTrip);
             options.Count = _options.RoundTripCount;
+            options.Deadline = FigureBounds.For(MeasureFigure.RoundTrip, _options);
             var result = RunClient(options, state.Address);
             if (!result.Success)
             {
@@ -161,6 +166,7 @@ namespace EchoPS.Measure
             var options = ClientOptions(state, EchoTestMode.Throughput);
             options.Size = _options.StreamChunkSize;
             options.Duration = _options.StreamDuration;
+            options.Deadline = FigureBounds.For(MeasureFigure.Stream, _options);
             var result = RunClient(options, state.Address);
             if (result.Success)
                 round.StreamMiBps = result.ThroughputMiBps;
@@ -173,6 +179,7 @@ namespace EchoPS.Measure
             var options = ClientOptions(state, EchoTestMode.Concurrency);
             options.Concurrency = _options.SlotClients;
             options.Hold = _options.SlotHold;
+            options.Deadline = FigureBounds.For(MeasureFigure.Slots, _options);
             var result = RunClient(options, state.Address);
             var clients = result.Clients ?? new EchoClientWait[0];
             foreach (var failed in clients.Where(c => c.Status != EchoRoundTripStatus.Success).GroupBy(c => c.Status))
@@ -200,7 +207,11 @@ namespace EchoPS.Measure
         private void MeasureConnections(TargetState state, MeasureRound round)
         {
             var message = RepeatingPattern.Create(null, _options.MessageSize).Bytes.Take(_options.MessageSize).ToArray();
-            var outcome = WithSockets(sockets => ConnectionRateProbe.Run(state.EndPoint, _options.ConnectionCount, message, _options.Timeout, sockets, state.Errors));
+            var outcome = WithSockets(sockets =>
+            {
+                using (var clock = new FigureClock(FigureBounds.For(MeasureFigure.Connections, _options), sockets))
+                    return ConnectionRateProbe.Run(state.EndPoint, _options.ConnectionCount, message, _options.Timeout, sockets, state.Errors, clock);
+            });
             if (outcome.Completed > 0 && outcome.ElapsedMs > 0)
             {
                 round.ConnectionsPerSec = outcome.Completed / (outcome.ElapsedMs / 1000);
@@ -210,7 +221,11 @@ namespace EchoPS.Measure
 
         private void MeasureCapacity(TargetState state, MeasureRound round, int capacity)
         {
-            var outcome = WithSockets(sockets => CapacityProbe.Run(state.EndPoint, capacity, _options.MessageSize, _options.CapacityWait, sockets, state.Errors, () => _cancelled));
+            var outcome = WithSockets(sockets =>
+            {
+                using (var clock = new FigureClock(FigureBounds.For(MeasureFigure.Capacity, _options), sockets))
+                    return CapacityProbe.Run(state.EndPoint, capacity, _options.MessageSize, _options.CapacityWait, sockets, state.Errors, () => _cancelled, clock);
+            });
             round.CapacityConnected = outcome.Connected;
             round.CapacityEchoed = outcome.Echoed;
             round.CapacityLastEchoMs = outcome.EchoTimesMs.Length > 0 ? outcome.EchoTimesMs[outcome.EchoTimesMs.Length - 1] : (double?)null;

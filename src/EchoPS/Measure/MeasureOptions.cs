@@ -104,6 +104,9 @@ namespace EchoPS.Measure
         /// <summary>Bounds each connect and every read.</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
+        /// <summary>Bounds the whole of each figure for one server in one round; null: derived from the figure's size (FigureBounds).</summary>
+        public TimeSpan? FigureDeadline { get; set; }
+
         /// <summary>The quick preset: one round of small sizes, for a smoke check in seconds.</summary>
         public static MeasureOptions Quick() => new MeasureOptions
         {
@@ -135,6 +138,8 @@ namespace EchoPS.Measure
             CheckPositive(nameof(StreamDuration), StreamDuration);
             CheckPositive(nameof(CapacityWait), CapacityWait);
             CheckPositive(nameof(Timeout), Timeout);
+            if (FigureDeadline is TimeSpan bound && (bound <= TimeSpan.Zero || bound > Client.EchoClientOptions.MaxDeadline))
+                throw new ArgumentException($"FigureDeadline {bound} is out of range: allowed is more than 0 to {Client.EchoClientOptions.MaxDeadline}.", nameof(FigureDeadline));
             if (SlotHold < TimeSpan.Zero)
                 throw new ArgumentException($"SlotHold {SlotHold} cannot be negative.", nameof(SlotHold));
         }

@@ -62,6 +62,24 @@ namespace EchoPS.Measure
             return received;
         }
 
+        /// <summary>
+        /// After the whole echo: shuts down the sending side and reads to the end of stream, within the socket's
+        /// receive timeout; returns how many bytes came after the echo (0 for an exact echo). The server's close is
+        /// where an echo that appends bytes shows.
+        /// </summary>
+        internal static int ExtraBeforeEnd(Socket socket, byte[] buffer, int offset)
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            int extra = 0, n;
+            while ((n = socket.Receive(buffer, offset, buffer.Length - offset, SocketFlags.None)) > 0)
+            {
+                extra += n;
+                if (extra >= 1 << 20)
+                    break; // enough to know
+            }
+            return extra;
+        }
+
         /// <summary>A socket error (or a closed socket) as an echo status name.</summary>
         internal static string StatusOf(Exception ex) =>
             ex is ObjectDisposedException ? nameof(EchoRoundTripStatus.TimedOut) : EchoClient.Classify(ex).ToString();

@@ -61,6 +61,7 @@ namespace EchoPS.Client
         {
             long timeoutTicks = SocketTimeouts.Ticks(_options.Timeout);
             long lastData = start;
+            long readStart = 0;
             try
             {
                 while (true)
@@ -69,7 +70,7 @@ namespace EchoPS.Client
                     bool writerDone = writer.IsDone;
                     long sent = writer.Sent;
                     if (writerDone && writer.Failure != null)
-                        throw IoFailure(writer.Failure, tally.Received, sent, "the stream");
+                        throw IoFailure(writer.Failure, tally.Received, sent, "the stream", writer.FailedAfterTicks);
                     if (writerDone && tally.Received >= sent)
                         return;
                     // Nothing outstanding: the writer may be about to stop, so wait in slices instead of one blocking read.
@@ -80,6 +81,7 @@ namespace EchoPS.Client
                                 $"The stream stalled: nothing to read for {Seconds(_options.Timeout)} after {tally.Received} bytes.");
                         continue;
                     }
+                    readStart = Stopwatch.GetTimestamp();
                     int n = socket.Receive(readBack, 0, readBack.Length, SocketFlags.None);
                     if (n == 0)
                     {
@@ -99,7 +101,9 @@ namespace EchoPS.Client
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                throw IoFailure(writer.Failure ?? ex, tally.Received, writer.Sent, "the stream");
+                throw writer.Failure != null
+                    ? IoFailure(writer.Failure, tally.Received, writer.Sent, "the stream", writer.FailedAfterTicks)
+                    : IoFailure(ex, tally.Received, writer.Sent, "the stream", readStart == 0 ? (long?)null : Stopwatch.GetTimestamp() - readStart);
             }
         }
 
@@ -124,6 +128,7 @@ namespace EchoPS.Client
             private readonly bool _halfClose;
             private Thread _thread;
             private long _sent;
+            private long _callStart;
             private volatile bool _done;
 
             internal StreamWriter(Socket socket, RepeatingPattern pattern, EchoClientOptions options)
@@ -139,6 +144,9 @@ namespace EchoPS.Client
             internal long Sent => Interlocked.Read(ref _sent);
 
             internal bool IsDone => _done;
+
+            /// <summary>How long the send that failed had run (Stopwatch ticks): a "timeout" long before the timeout is none.</summary>
+            internal long? FailedAfterTicks { get; private set; }
 
             /// <summary>Why writing stopped early, if it did.</summary>
             internal Exception Failure { get; private set; }
@@ -157,9 +165,11 @@ namespace EchoPS.Client
                 try
                 {
                     long sent = 0;
-                    while (sent < _total && Stopwatch.GetTimestamp() < deadline)
+                    long now;
+                    while (sent < _total && (now = Stopwatch.GetTimestamp()) < deadline)
                     {
                         int length = (int)Math.Min(_chunk, _total - sent);
+                        _callStart = now;
                         sent += _socket.Send(_pattern.Bytes, _pattern.OffsetAt(sent), length, SocketFlags.None);
                         Interlocked.Exchange(ref _sent, sent);
                     }
@@ -169,6 +179,7 @@ namespace EchoPS.Client
                 catch (Exception ex)
                 {
                     // Everything is caught: an exception escaping a thread would end the host process.
+                    FailedAfterTicks = _callStart == 0 ? (long?)null : Stopwatch.GetTimestamp() - _callStart;
                     Failure = ex;
                 }
                 finally
