@@ -143,6 +143,38 @@ Describe 'The only slot is not held for ever while others wait' {
         }
     }
 
+    It 'cuts off a client that does not read, blocked in a write (-SendTimeoutSec <Send>), once another client waits' -TestCases @(
+        @{ Send = 0 }, @{ Send = 30 }) {
+        # The holder sends far more than the socket buffers take and never reads: the server blocks in a send. Neither
+        # the send timeout (none, or 30 s) nor the idle timeout can end that: only the slot-hold limit (2 s) can.
+        $job = Start-BlockingEchoServer -Port 0 -SendTimeoutSec $Send -MaxSlotHoldSec 2 -AsJob
+        $holder = New-TestClient -Port $job.Port
+        $next = $null
+        $pending = $null
+        try {
+            $pending = $holder.GetStream().WriteAsync([byte[]]::new(64MB), 0, 64MB)
+            $null = Wait-Until { $job.Server.BytesEchoed -gt 0 } -TimeoutMs 10000
+            $next = New-TestClient -Port $job.Port
+            $next.ReceiveTimeout = 25000
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            (Invoke-Echo -Client $next -Bytes ([byte[]](7, 8))) | Should -Be @(7, 8) -Because 'the waiting client is served once the holder is cut off'
+            $watch.Stop()
+            Write-Host "    the waiting client was served after $($watch.Elapsed.TotalSeconds.ToString('0.00')) s"
+            $gone = Get-ServerEvent $job Disconnected
+            $gone[0].Reason | Should -Be 'SlotHoldLimit'
+            $gone[0].Message | Should -Be 'held the only slot for 2 s while 1 client waited'
+            # Before the fix the holder kept the slot until it left (31 s with no send timeout) or the send timeout
+            # ended it: the next client's wait is the hold limit, the check's slack and the lingering close.
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
+        }
+        finally {
+            $holder.Dispose()
+            if ($pending) { $null = $pending.ContinueWith({ param($t) $t.Exception }) }
+            if ($next) { $next.Dispose() }
+            $job | Remove-Job -Force
+        }
+    }
+
     It 'never cuts off a client that is alone, and -MaxSlotHoldSec 0 turns the limit off' {
         foreach ($hold in 1, 0) {
             $job = Start-BlockingEchoServer -Port 0 -MaxSlotHoldSec $hold -AsJob

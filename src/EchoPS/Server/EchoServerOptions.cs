@@ -67,7 +67,7 @@ namespace EchoPS.Server
         public static readonly TimeSpan DefaultMaxSlotHold = TimeSpan.FromSeconds(60);
         /// <summary>
         /// How long one client may keep the only slot while other clients wait in the backlog; zero never cuts it off.
-        /// Checked between reads and writes: a client alone is never cut off by it.
+        /// Checked in every phase of a session, a blocked write included: a client alone is never cut off by it.
         /// </summary>
         public TimeSpan MaxSlotHold { get; set; } = DefaultMaxSlotHold;
 

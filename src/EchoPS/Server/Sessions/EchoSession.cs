@@ -26,6 +26,7 @@ namespace EchoPS.Server.Sessions
         private long _started;
         private IoPhase _phase;
         private long _writeStarted; // when the write of the current chunk began: the send timeout bounds the whole write
+        private long _sendBounded; // when the send timeout in place was last checked, just before a send
         private long _received;
         private long _echoed;
         private int _waiting; // clients in the backlog when the slot-hold limit ended the session
@@ -166,15 +167,25 @@ namespace EchoPS.Server.Sessions
                 while (sent < read)
                 {
                     // The send timeout bounds the whole write of this chunk, not each syscall: after a partial send
-                    // the next one may wait only for what is left (and never past the session cap).
-                    if (sent > 0 || sessionLimited || _send.Shortened)
+                    // the next one may wait only for what is left (and never past the session cap); the slot-hold
+                    // limit is checked in a blocked write too (a client that does not read must not keep the slot).
+                    if (sent > 0 || sessionLimited || holdLimited || _send.Shortened)
                     {
-                        var limit = BoundSend(client, sent > 0, sessionLimited);
+                        var limit = BoundSend(client, sent > 0, sessionLimited, ref nextHoldCheck);
                         if (limit.HasValue)
                             return limit.Value;
                     }
                     // Send may write less than asked: finish the chunk before reading more.
-                    int n = client.Send(_buffer, sent, read - sent);
+                    int n;
+                    try
+                    {
+                        n = client.Send(_buffer, sent, read - sent);
+                    }
+                    catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _send.Shortened &&
+                        Stopwatch.GetTimestamp() - _sendBounded >= _send.Current - SocketTimeouts.Ticks(SessionRules.TimeoutSlack))
+                    {
+                        continue; // woken early for the slot-hold check: the write goes on, its deadlines unchanged
+                    }
                     sent += n;
                     _echoed += n;
                     _server.CountEchoed(n);
@@ -222,7 +233,7 @@ namespace EchoPS.Server.Sessions
         /// the session's end; the configured timeout again for the first send of a write. Returns the limit that has
         /// run out, if any.
         /// </summary>
-        private DisconnectReason? BoundSend(ClientConnection client, bool partWritten, bool sessionLimited)
+        private DisconnectReason? BoundSend(ClientConnection client, bool partWritten, bool sessionLimited, ref long nextHoldCheck)
         {
             var now = Stopwatch.GetTimestamp();
             long wait = long.MaxValue;
@@ -233,6 +244,26 @@ namespace EchoPS.Server.Sessions
                 if (wait <= 0)
                     return DisconnectReason.SendTimeout;
             }
+            if (nextHoldCheck != long.MaxValue)
+            {
+                if (now >= nextHoldCheck)
+                {
+                    _waiting = _server.ClientsWaiting();
+                    if (_waiting > 0)
+                        return DisconnectReason.SlotHoldLimit;
+                    nextHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
+                }
+                // Lazily, as for a receive: a timeout that fires early only wakes the write for a look at the backlog
+                // (it goes on), so the one in place is kept while it ends in time and is not much shorter than needed.
+                var holdLeft = nextHoldCheck - now;
+                var slack = SocketTimeouts.Ticks(SessionRules.SlotHoldSlack);
+                var target = Math.Min(wait, holdLeft / 2 + slack);
+                _sendBounded = now;
+                if (!sessionLimited && _send.Current <= Math.Min(wait == long.MaxValue ? wait : wait + SocketTimeouts.Ticks(SessionRules.TimeoutSlack), holdLeft + slack) &&
+                    _send.Current >= target / 2)
+                    return null;
+                wait = target;
+            }
             if (sessionLimited)
             {
                 var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
@@ -240,6 +271,7 @@ namespace EchoPS.Server.Sessions
                     return DisconnectReason.SessionLimit;
                 wait = Math.Min(wait, left);
             }
+            _sendBounded = now;
             _send.Set(client, SocketOptionName.SendTimeout, wait);
             return null;
         }
