@@ -112,6 +112,27 @@ Describe 'Send timeout bounds a whole write' {
     }
 }
 
+Describe 'A client cut off by the send timeout is reset at once' {
+    It 'ends the connection without a lingering close, while it keeps sending' {
+        # The client sends flat out and never reads. A lingering close would read and discard its input for 2 s more
+        # (the event comes at the close, so its duration would be at least 4 s); a reset ends it at the send timeout.
+        $job = Start-BlockingEchoServer -Port 0 -SendTimeoutSec 2 -AsJob
+        $client = [KeepSendingClient]::new($job.Port, 0, 0, 30000, 20000)
+        try {
+            $gone = Get-ServerEvent $job Disconnected -TimeoutMs 20000
+            $gone | Should -HaveCount 1
+            $gone[0].Reason | Should -Be 'SendTimeout'
+            Write-Host "    cut off after $(($gone[0].DurationMs / 1000).ToString('0.00')) s"
+            $gone[0].DurationMs | Should -BeLessThan 3800 -Because 'no 2 s lingering close follows the 2 s send timeout'
+            # The client's blocked send fails at once (its own timeout is 20 s): .NET names a reset that hits a blocking
+            # send TimedOut, with the syscall having said ECONNRESET.
+            (Wait-Until { $client.WriterEnd -ne 'running' } -TimeoutMs 10000) | Should -BeTrue -Because 'the reset fails the send of the client'
+            $client.WriterEnd | Should -BeIn 'ConnectionReset', 'TimedOut'
+        }
+        finally { $client.Dispose(); $job | Remove-Job -Force }
+    }
+}
+
 Describe 'The only slot is not held for ever while others wait' {
     It 'is on by default, 60 s' {
         $job = Start-BlockingEchoServer -Port 0 -AsJob

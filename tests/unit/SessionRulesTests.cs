@@ -60,6 +60,18 @@ namespace EchoPS.Tests
         }
 
         [Fact]
+        public void Only_the_send_timeout_resets_every_other_end_the_server_chose_lingers()
+        {
+            Assert.Equal(CloseKind.Reset, SessionRules.Closing(DisconnectReason.SendTimeout));
+            Assert.Equal(CloseKind.Plain, SessionRules.Closing(DisconnectReason.ClientClosed));
+            Assert.Equal(CloseKind.Abort, SessionRules.Closing(DisconnectReason.ClientReset));
+            Assert.Equal(CloseKind.Abort, SessionRules.Closing(DisconnectReason.Error));
+            foreach (var reason in new[] { DisconnectReason.IdleTimeout, DisconnectReason.ByteLimit, DisconnectReason.SessionLimit,
+                DisconnectReason.SlotHoldLimit, DisconnectReason.ServerStopping })
+                Assert.Equal(CloseKind.Linger, SessionRules.Closing(reason));
+        }
+
+        [Fact]
         public void Limits_are_described_in_invariant_words_and_other_ends_have_no_message()
         {
             var options = new EchoServerOptions

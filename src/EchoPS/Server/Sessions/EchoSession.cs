@@ -78,14 +78,17 @@ namespace EchoPS.Server.Sessions
             {
                 _server.Detach(client);
                 // After the client's own close nothing is left unread, and a plain close is one syscall less per
-                // connection. After a reset there is nobody to linger for. Every end the server chose lingers, so the
-                // client reads every byte counted as echoed, then end of stream.
-                if (reason == DisconnectReason.ClientClosed)
-                    client.Close();
-                else if (reason == DisconnectReason.ClientReset || reason == DisconnectReason.Error)
-                    client.Abort();
-                else
-                    CloseLingering(client);
+                // connection. After a reset there is nobody to linger for. A client cut off by the send timeout has
+                // proven it does not read: lingering for it would only read and discard what it still sends, so it
+                // is reset at once. Every other end the server chose lingers, so the client reads every byte counted
+                // as echoed, then end of stream.
+                switch (SessionRules.Closing(reason))
+                {
+                    case CloseKind.Plain: client.Close(); break;
+                    case CloseKind.Abort: client.Abort(); break;
+                    case CloseKind.Reset: client.Reset(); break;
+                    default: CloseLingering(client); break;
+                }
             }
 
             _server.Report(EchoServerEventKind.Disconnected, address, port, _received, _echoed,

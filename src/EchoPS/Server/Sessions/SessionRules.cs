@@ -58,6 +58,24 @@ namespace EchoPS.Server.Sessions
             }
         }
 
+        /// <summary>
+        /// How a connection that ended for <paramref name="reason"/> is closed: plainly after the client's own close
+        /// (nothing unread); aborted after a reset or an error (nobody to linger for); reset at once after the send
+        /// timeout (the client has proven it does not read); with a lingering close after every other end the server
+        /// chose, so a client that reads gets every byte counted as echoed.
+        /// </summary>
+        internal static CloseKind Closing(DisconnectReason reason)
+        {
+            switch (reason)
+            {
+                case DisconnectReason.ClientClosed: return CloseKind.Plain;
+                case DisconnectReason.ClientReset:
+                case DisconnectReason.Error: return CloseKind.Abort;
+                case DisconnectReason.SendTimeout: return CloseKind.Reset;
+                default: return CloseKind.Linger;
+            }
+        }
+
         /// <summary>The Disconnected event's message for an Error: "NoBufferSpaceAvailable during send".</summary>
         internal static string DescribeError(SocketError error, IoPhase phase) =>
             $"{error} during {(phase == IoPhase.Receive ? "receive" : "send")}";
@@ -78,4 +96,7 @@ namespace EchoPS.Server.Sessions
             }
         }
     }
+
+    /// <summary>How a session closes its connection (see <see cref="SessionRules.Closing"/>).</summary>
+    internal enum CloseKind { Plain, Abort, Reset, Linger }
 }
