@@ -51,6 +51,26 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
         finally { $job | Remove-Job -Force }
     }
 
+    It 'to a capped client that keeps sending and reads slowly, however long its reading takes' {
+        # The reproducer of issue 23: a 1,000,000-byte cap, a client that reads at 200 kB/s and keeps sending. Its
+        # reading takes about 5 s; a fixed 2 s linger reset it with a quarter of the echo unread, while the event
+        # counted all of it. The linger now lasts while the client reads (bounded by the send and idle timeouts).
+        $job = Start-BlockingEchoServer -Port 0 -MaxBytesPerConnection 1000000 -AsJob
+        try {
+            $client = [KeepSendingClient]::new($job.Port, 0, 0, 0, 20000, 200000)
+            try {
+                $client.Wait(30000) | Should -BeTrue -Because 'the client reads until the server ends the stream'
+                $gone = Get-ServerEvent $job Disconnected
+                $gone[0].Reason | Should -Be 'ByteLimit'
+                $client.End | Should -Be 'EOF' -Because 'a reset would have thrown away echo still in flight'
+                $client.BytesRead | Should -Be 1000000
+                $gone[0].BytesEchoed | Should -Be $client.BytesRead -Because 'the event never claims echo the client did not get'
+            }
+            finally { $client.Dispose() }
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
     It 'after a stop, which stays prompt' {
         # The stop comes while the client has not read its echo yet; it sends again, then reads within the stop's
         # grace (0.25 s).
@@ -183,7 +203,9 @@ Describe 'The only slot is not held for ever while others wait' {
             Write-Host "    the waiting client was served after $($watch.Elapsed.TotalSeconds.ToString('0.00')) s"
             $gone = Get-ServerEvent $job Disconnected
             $gone[0].Reason | Should -Be 'SlotHoldLimit'
-            $gone[0].Message | Should -Be 'held the only slot for 2 s while 1 client waited'
+            # The holder never reads: the lingering close gives way to the waiting client after 2 s, and the echo it
+            # never acknowledged is taken off the count and named.
+            $gone[0].Message | Should -BeLike 'held the only slot for 2 s while 1 client waited; * bytes of echo not acknowledged by the client'
             # Before the fix the holder kept the slot until it left (31 s with no send timeout) or the send timeout
             # ended it: the next client's wait is the hold limit, the check's slack and the lingering close.
             $watch.Elapsed.TotalSeconds | Should -BeLessThan 20

@@ -236,7 +236,7 @@ namespace EchoPS.Server
 
         internal void CountReceived(int bytes) => Interlocked.Add(ref _bytesReceived, bytes);
 
-        internal void CountEchoed(int bytes) => Interlocked.Add(ref _bytesEchoed, bytes);
+        internal void CountEchoed(long bytes) => Interlocked.Add(ref _bytesEchoed, bytes);
 
         /// <summary>
         /// A client event (Connected, Disconnected, Rejected): counted, then passed on or folded by the

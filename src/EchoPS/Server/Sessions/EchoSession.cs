@@ -30,6 +30,8 @@ namespace EchoPS.Server.Sessions
         private long _received;
         private long _echoed;
         private int _waiting; // clients in the backlog when the slot-hold limit ended the session
+        private long _lost; // echo the client never acknowledged, taken off the counts at the close
+        private long _nextLingerHoldCheck;
 
         internal EchoSession(EchoServer server)
         {
@@ -58,6 +60,7 @@ namespace EchoPS.Server.Sessions
             _phase = IoPhase.Receive;
             _writeStarted = _received = _echoed = 0;
             _waiting = 0;
+            _lost = _nextLingerHoldCheck = 0;
             _receive.Reset();
             _send.Reset();
             var reason = DisconnectReason.Error;
@@ -93,7 +96,7 @@ namespace EchoPS.Server.Sessions
 
             _server.Report(EchoServerEventKind.Disconnected, address, port, _received, _echoed,
                 SocketTimeouts.Elapsed(_started, Stopwatch.GetTimestamp()), reason,
-                message ?? SessionRules.Describe(reason, _options, _waiting));
+                SessionRules.WithLoss(message ?? SessionRules.Describe(reason, _options, _waiting), _lost));
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
@@ -283,42 +286,55 @@ namespace EchoPS.Server.Sessions
         /// Ends a connection the server cut off without throwing away echo still in flight. Closing a socket with
         /// unread input makes the kernel send a reset, and a reset discards whatever of the echo the client had not
         /// yet received. So: stop echoing, shut down the sending side (a FIN after the last echoed byte), read and
-        /// discard the client's further input until it closes too, resets, or is quiet with every byte acknowledged,
-        /// for at most <see cref="SessionRules.LingerTimeout"/> (a stop shortens that to what is left of
-        /// <see cref="EchoServer.StopGrace"/>); then close.
+        /// discard the client's further input until it closes too, resets, or <see cref="LingerRule"/> says the
+        /// linger is over (the client has everything, stopped reading, or a stop's grace ran out); then close. Echo
+        /// the client never acknowledged is taken off the counts, so the event never claims echo the client did not get.
         /// </summary>
         private void CloseLingering(ClientConnection client)
         {
-            var deadline = Stopwatch.GetTimestamp() + SocketTimeouts.Ticks(SessionRules.LingerTimeout);
+            var rule = new LingerRule(_options, Stopwatch.GetTimestamp());
+            int? unacknowledged = null;
             try
             {
                 client.ShutdownSend();
+                var quiet = false;
                 while (true)
                 {
-                    var stopping = _server.StopRequested;
                     var now = Stopwatch.GetTimestamp();
-                    var end = stopping ? Math.Min(deadline, _server.StopDeadline) : deadline;
-                    // Stopping, the client having every byte and our FIN is enough: what it sends later is refused by
-                    // a reset, which no longer costs it any echo.
-                    if (now >= end || (stopping && client.Unacknowledged() == 0))
+                    unacknowledged = client.Unacknowledged();
+                    if (rule.IsOver(now, unacknowledged, quiet, _server.StopRequested, _server.StopDeadline) || (rule.MayYield(now) && SlotHoldOver(now)))
                         break;
-                    var waitMicroseconds = (int)Math.Min(SessionRules.LingerSlice.Ticks / 10, (end - now) * 1000000 / Stopwatch.Frequency);
-                    if (client.PollRead(Math.Max(1, waitMicroseconds)))
-                    {
-                        if (client.Receive(_buffer, 0, _buffer.Length) <= 0)
-                            break; // end of stream: nothing more can arrive (a reset throws)
-                    }
-                    else if (client.Unacknowledged() == 0)
-                    {
-                        break; // quiet, and everything we sent is acknowledged
-                    }
+                    unacknowledged = null;
+                    quiet = !client.PollRead((int)(SessionRules.LingerSlice.Ticks / 10));
+                    if (!quiet && client.Receive(_buffer, 0, _buffer.Length) <= 0)
+                        break; // end of stream: nothing more can arrive (a reset throws)
                 }
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
                 // Reset or force-closed by a stop: nothing left to wait for.
+                unacknowledged = null;
+            }
+            var lost = LingerRule.Lost(unacknowledged);
+            if (lost > 0)
+            {
+                _echoed -= lost;
+                _server.CountEchoed(-lost);
+                _lost = lost;
             }
             client.Close();
+        }
+
+        /// <summary>
+        /// Whether the slot-hold limit ends a linger: the session has held the slot that long and another client waits
+        /// (the backlog looked at no more than once a <see cref="SessionRules.SlotHoldRecheck"/>).
+        /// </summary>
+        private bool SlotHoldOver(long now)
+        {
+            if (_options.MaxSlotHold <= TimeSpan.Zero || now < _started + SocketTimeouts.Ticks(_options.MaxSlotHold) || now < _nextLingerHoldCheck)
+                return false;
+            _nextLingerHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
+            return _server.ClientsWaiting() > 0;
         }
     }
 

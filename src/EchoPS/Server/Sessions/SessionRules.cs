@@ -15,9 +15,9 @@ namespace EchoPS.Server.Sessions
         internal static readonly TimeSpan TimeoutSlack = TimeSpan.FromMilliseconds(50);
 
         /// <summary>
-        /// How long a cut-off connection may linger while the client reads the rest of its echo and closes. The slot
-        /// stays taken meanwhile, so it is short; it ends at once when the client closes or resets, or is quiet with
-        /// everything acknowledged.
+        /// How long a lingering close waits where it cannot tell what the client has (elsewhere than on Linux), and how
+        /// long it goes on once the client has every byte but keeps sending; the shortest window without progress.
+        /// See <see cref="LingerRule"/>: on Linux a linger lasts while the client reads.
         /// </summary>
         internal static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
@@ -74,6 +74,18 @@ namespace EchoPS.Server.Sessions
                 case DisconnectReason.SendTimeout: return CloseKind.Reset;
                 default: return CloseKind.Linger;
             }
+        }
+
+        /// <summary>
+        /// The Disconnected event's message, with the echo a close took from a client that stopped reading during the
+        /// lingering close (those bytes are not counted as echoed): "... ; 4096 bytes of echo not acknowledged by the client".
+        /// </summary>
+        internal static string WithLoss(string message, long lost)
+        {
+            if (lost <= 0)
+                return message;
+            var loss = $"{InvariantFormat.Number(lost)} bytes of echo not acknowledged by the client";
+            return message == null ? loss : message + "; " + loss;
         }
 
         /// <summary>The Disconnected event's message for an Error: "NoBufferSpaceAvailable during send".</summary>
