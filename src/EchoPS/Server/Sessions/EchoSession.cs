@@ -23,13 +23,11 @@ namespace EchoPS.Server.Sessions
         private readonly SessionTimeout _send;
 
         // The connection in progress.
+        private readonly SessionDeadlines _deadlines;
         private long _started;
         private IoPhase _phase;
-        private long _writeStarted; // when the write of the current chunk began: the send timeout bounds the whole write
-        private long _sendBounded; // when the send timeout in place was last checked, just before a send
         private long _received;
         private long _echoed;
-        private int _waiting; // clients in the backlog when the slot-hold limit ended the session
         private long _lost; // echo the client never acknowledged, taken off the counts at the close
         private long _nextLingerHoldCheck;
 
@@ -40,6 +38,7 @@ namespace EchoPS.Server.Sessions
             _buffer = new byte[_options.BufferSize];
             _receive = new SessionTimeout(SocketTimeouts.Milliseconds(_options.IdleTimeout));
             _send = new SessionTimeout(SocketTimeouts.Milliseconds(_options.SendTimeout));
+            _deadlines = new SessionDeadlines(_options, server.ClientsWaiting);
         }
 
         /// <summary>Serves one accepted client from admission to close; never throws a socket error.</summary>
@@ -57,9 +56,9 @@ namespace EchoPS.Server.Sessions
             _server.Report(EchoServerEventKind.Connected, address, port);
 
             _started = Stopwatch.GetTimestamp();
+            _deadlines.Begin(_started);
             _phase = IoPhase.Receive;
-            _writeStarted = _received = _echoed = 0;
-            _waiting = 0;
+            _received = _echoed = 0;
             _lost = _nextLingerHoldCheck = 0;
             _receive.Reset();
             _send.Reset();
@@ -73,7 +72,7 @@ namespace EchoPS.Server.Sessions
             {
                 var now = Stopwatch.GetTimestamp();
                 reason = SessionRules.Classify(SocketErrors.Classify(ex), _phase, _server.StopRequested,
-                    SocketTimeouts.Elapsed(_started, now), SocketTimeouts.Elapsed(_writeStarted, now), _options);
+                    SocketTimeouts.Elapsed(_started, now), SocketTimeouts.Elapsed(_deadlines.WriteStarted, now), _options);
                 if (reason == DisconnectReason.Error)
                     message = SessionRules.DescribeError(((SocketException)ex).SocketErrorCode, _phase);
             }
@@ -96,7 +95,7 @@ namespace EchoPS.Server.Sessions
 
             _server.Report(EchoServerEventKind.Disconnected, address, port, _received, _echoed,
                 SocketTimeouts.Elapsed(_started, Stopwatch.GetTimestamp()), reason,
-                SessionRules.WithLoss(message ?? SessionRules.Describe(reason, _options, _waiting), _lost));
+                SessionRules.WithLoss(message ?? SessionRules.Describe(reason, _options, _deadlines.Waiting), _lost));
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
@@ -116,44 +115,37 @@ namespace EchoPS.Server.Sessions
         /// <summary>
         /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
         /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds a clock
-        /// read per chunk and, while it is far off, a few socket-timeout changes per session.
+        /// read per call and, while it is far off, a few socket-timeout changes per session. What the deadlines are
+        /// and which limit ran out is <see cref="SessionDeadlines"/>'s decision; this loop only applies it.
         /// </summary>
         private DisconnectReason Echo(ClientConnection client)
         {
             var cap = _options.MaxBytesPerConnection;
-            var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
-            var holdLimited = _options.MaxSlotHold > TimeSpan.Zero;
+            var timed = _deadlines.Timed;
             var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
-            long nextHoldCheck = holdLimited ? _started + SocketTimeouts.Ticks(_options.MaxSlotHold) : long.MaxValue;
-            long lastRead = _started;
             while (true)
             {
                 int want = cap > 0 ? (int)Math.Min(chunk, cap - _received) : chunk;
                 _phase = IoPhase.Receive;
                 int read;
-                if (holdLimited || sessionLimited)
+                if (timed)
                 {
                     var now = Stopwatch.GetTimestamp();
-                    if (now >= nextHoldCheck)
-                    {
-                        _waiting = _server.ClientsWaiting();
-                        if (_waiting > 0)
-                            return DisconnectReason.SlotHoldLimit;
-                        nextHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
-                    }
-                    var limit = BoundReceive(client, now, lastRead, nextHoldCheck);
+                    var limit = _deadlines.BeforeReceive(now, _receive.Current, out var timeout);
                     if (limit.HasValue)
                         return limit.Value;
+                    if (timeout != SessionDeadlines.Keep)
+                        _receive.Set(client, SocketOptionName.ReceiveTimeout, timeout);
                     try
                     {
                         read = client.Receive(_buffer, 0, want);
                     }
                     catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _receive.Shortened)
                     {
-                        continue; // woken early for the slot-hold check or the session cap: the loop's top decides
+                        continue; // woken early for the slot-hold check or the session cap: the deadlines decide
                     }
-                    lastRead = Stopwatch.GetTimestamp();
+                    _deadlines.Read(Stopwatch.GetTimestamp());
                 }
                 else
                 {
@@ -168,18 +160,19 @@ namespace EchoPS.Server.Sessions
                     return DisconnectReason.ServerStopping;
 
                 _phase = IoPhase.Send;
-                _writeStarted = Stopwatch.GetTimestamp();
+                _deadlines.WriteBegins(Stopwatch.GetTimestamp());
                 int sent = 0;
                 while (sent < read)
                 {
-                    // The send timeout bounds the whole write of this chunk, not each syscall: after a partial send
-                    // the next one may wait only for what is left (and never past the session cap); the slot-hold
-                    // limit is checked in a blocked write too (a client that does not read must not keep the slot).
-                    if (sent > 0 || sessionLimited || holdLimited || _send.Shortened)
+                    long bounded = 0;
+                    if (sent > 0 || timed || _send.Shortened)
                     {
-                        var limit = BoundSend(client, sent > 0, sessionLimited, ref nextHoldCheck);
+                        bounded = Stopwatch.GetTimestamp();
+                        var limit = _deadlines.BeforeSend(bounded, sent > 0, _send.Current, out var timeout);
                         if (limit.HasValue)
                             return limit.Value;
+                        if (timeout != SessionDeadlines.Keep)
+                            _send.Set(client, SocketOptionName.SendTimeout, timeout);
                     }
                     // Send may write less than asked: finish the chunk before reading more.
                     int n;
@@ -188,7 +181,7 @@ namespace EchoPS.Server.Sessions
                         n = client.Send(_buffer, sent, read - sent);
                     }
                     catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _send.Shortened &&
-                        Stopwatch.GetTimestamp() - _sendBounded >= _send.Current - SocketTimeouts.Ticks(SessionRules.TimeoutSlack))
+                        _deadlines.WokenEarly(Stopwatch.GetTimestamp() - bounded, _send.Current))
                     {
                         continue; // woken early for the slot-hold check: the write goes on, its deadlines unchanged
                     }
@@ -200,86 +193,6 @@ namespace EchoPS.Server.Sessions
                 if (cap > 0 && _received >= cap)
                     return DisconnectReason.ByteLimit;
             }
-        }
-
-        /// <summary>
-        /// Sets the receive timeout for the next read: the idle timeout left since the last read, no later than the
-        /// session's end (exactly), and ending near the next slot-hold check (lazily: the timeout is changed only
-        /// when it would overrun that check by more than <see cref="SessionRules.SlotHoldSlack"/>, which takes a few
-        /// changes a session). Returns the limit that has run out, if any.
-        /// </summary>
-        private DisconnectReason? BoundReceive(ClientConnection client, long now, long lastRead, long nextHoldCheck)
-        {
-            long wait = long.MaxValue;
-            if (_options.IdleTimeout > TimeSpan.Zero)
-            {
-                wait = lastRead + SocketTimeouts.Ticks(_options.IdleTimeout) - now;
-                if (wait <= 0)
-                    return DisconnectReason.IdleTimeout;
-            }
-            if (_options.MaxSessionDuration > TimeSpan.Zero)
-            {
-                var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
-                if (left <= 0)
-                    return DisconnectReason.SessionLimit;
-                // Exact, as the session cap always was: the timeout is set for every read.
-                _receive.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, Math.Min(left, nextHoldCheck - now)));
-                return null;
-            }
-            var holdLeft = nextHoldCheck - now;
-            var slack = SocketTimeouts.Ticks(SessionRules.SlotHoldSlack);
-            if (_receive.Current <= Math.Min(wait + SocketTimeouts.Ticks(SessionRules.TimeoutSlack), holdLeft + slack))
-                return null; // the timeout in place ends in time
-            _receive.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, holdLeft / 2 + slack));
-            return null;
-        }
-
-        /// <summary>
-        /// Sets the send timeout for the next send of a write: what is left of the write's send timeout, no later than
-        /// the session's end; the configured timeout again for the first send of a write. Returns the limit that has
-        /// run out, if any.
-        /// </summary>
-        private DisconnectReason? BoundSend(ClientConnection client, bool partWritten, bool sessionLimited, ref long nextHoldCheck)
-        {
-            var now = Stopwatch.GetTimestamp();
-            long wait = long.MaxValue;
-            if (_options.SendTimeout > TimeSpan.Zero)
-            {
-                var sendTimeout = SocketTimeouts.Ticks(_options.SendTimeout);
-                wait = partWritten ? _writeStarted + sendTimeout - now : sendTimeout;
-                if (wait <= 0)
-                    return DisconnectReason.SendTimeout;
-            }
-            if (nextHoldCheck != long.MaxValue)
-            {
-                if (now >= nextHoldCheck)
-                {
-                    _waiting = _server.ClientsWaiting();
-                    if (_waiting > 0)
-                        return DisconnectReason.SlotHoldLimit;
-                    nextHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
-                }
-                // Lazily, as for a receive: a timeout that fires early only wakes the write for a look at the backlog
-                // (it goes on), so the one in place is kept while it ends in time and is not much shorter than needed.
-                var holdLeft = nextHoldCheck - now;
-                var slack = SocketTimeouts.Ticks(SessionRules.SlotHoldSlack);
-                var target = Math.Min(wait, holdLeft / 2 + slack);
-                _sendBounded = now;
-                if (!sessionLimited && _send.Current <= Math.Min(wait == long.MaxValue ? wait : wait + SocketTimeouts.Ticks(SessionRules.TimeoutSlack), holdLeft + slack) &&
-                    _send.Current >= target / 2)
-                    return null;
-                wait = target;
-            }
-            if (sessionLimited)
-            {
-                var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
-                if (left <= 0)
-                    return DisconnectReason.SessionLimit;
-                wait = Math.Min(wait, left);
-            }
-            _sendBounded = now;
-            _send.Set(client, SocketOptionName.SendTimeout, wait);
-            return null;
         }
 
         /// <summary>
