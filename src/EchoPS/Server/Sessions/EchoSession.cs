@@ -17,6 +17,7 @@ namespace EchoPS.Server.Sessions
     internal sealed class EchoSession
     {
         private readonly EchoServer _server;
+        private readonly int _slot; // which of the server's slots runs this session
         private readonly EchoServerOptions _options;
         private readonly byte[] _buffer;
         private readonly SessionTimeout _receive;
@@ -31,9 +32,10 @@ namespace EchoPS.Server.Sessions
         private long _lost; // echo the client never acknowledged, taken off the counts at the close
         private long _nextLingerHoldCheck;
 
-        internal EchoSession(EchoServer server)
+        internal EchoSession(EchoServer server, int slot)
         {
             _server = server;
+            _slot = slot;
             _options = server.Options;
             _buffer = new byte[_options.BufferSize];
             _receive = new SessionTimeout(SocketTimeouts.Milliseconds(_options.IdleTimeout));
@@ -48,7 +50,7 @@ namespace EchoPS.Server.Sessions
             int port = client.RemotePort;
             if (!Admit(client, address, port))
                 return;
-            if (!_server.Attach(client))
+            if (!_server.Attach(client, _slot))
             {
                 client.Close(); // stopping
                 return;
@@ -78,7 +80,7 @@ namespace EchoPS.Server.Sessions
             }
             finally
             {
-                _server.Detach(client);
+                _server.Detach(client, _slot);
                 // After the client's own close nothing is left unread, and a plain close is one syscall less per
                 // connection. After a reset there is nobody to linger for. A client cut off by the send timeout has
                 // proven it does not read: lingering for it would only read and discard what it still sends, so it

@@ -98,8 +98,10 @@ namespace EchoPS.Server.Sessions
             switch (reason)
             {
                 case DisconnectReason.SlotHoldLimit:
-                    return $"held the only slot for {InvariantFormat.Seconds(options.MaxSlotHold)} while {InvariantFormat.Number(waiting)} " +
-                        (waiting == 1 ? "client waited" : "clients waited");
+                    return (options.Slots == 1 ? "held the only slot" : "held a slot")
+                        + $" for {InvariantFormat.Seconds(options.MaxSlotHold)} while "
+                        + (options.Slots == 1 ? "" : $"all {InvariantFormat.Number(options.Slots)} were busy and ")
+                        + $"{InvariantFormat.Number(waiting)} " + (waiting == 1 ? "client waited" : "clients waited");
                 case DisconnectReason.IdleTimeout: return $"sent nothing for {InvariantFormat.Seconds(options.IdleTimeout)}";
                 case DisconnectReason.SendTimeout: return $"did not read its echo for {InvariantFormat.Seconds(options.SendTimeout)}";
                 case DisconnectReason.ByteLimit: return $"reached the cap of {InvariantFormat.Number(options.MaxBytesPerConnection)} bytes";
