@@ -12,9 +12,9 @@ AfterAll {
     Stop-AllTestServers
 }
 
-Describe 'Odd clients' {
+Describe 'Odd clients (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     BeforeAll {
-        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob
         $port = $job.Port
     }
     AfterAll { $job | Remove-Job -Force }
@@ -51,10 +51,10 @@ Describe 'Odd clients' {
     }
 }
 
-Describe 'Stopping in every state' {
+Describe 'Stopping in every state (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'stops within a second while <State>' -TestCases @(
         @{ State = 'idle (no client)' }, @{ State = 'serving an idle client' }, @{ State = 'blocked writing to a client that does not read' }) {
-        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob
         $client = $null
         $pending = $null
         try {

@@ -34,7 +34,7 @@ AfterAll {
     Stop-AllTestServers
 }
 
-Describe 'Lingering close: every byte counted as echoed reaches a client that keeps sending' {
+Describe 'Lingering close: every byte counted as echoed reaches a client that keeps sending (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'after the <Reason>' -TestCases @(
         # The client sends flat out from the start.
         @{ Reason = 'ByteLimit'; Limits = @{ MaxBytesPerConnection = 1MB }; First = 0; QuietMs = 0; Echoed = 1MB }
@@ -42,7 +42,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
         # queue when the client starts sending again, and reading a little later.
         @{ Reason = 'SessionLimit'; Limits = @{ MaxSessionSec = 1 }; First = 512KB; QuietMs = 1500; Echoed = 512KB }
         @{ Reason = 'IdleTimeout'; Limits = @{ IdleTimeoutSec = 1 }; First = 512KB; QuietMs = 1500; Echoed = 512KB }) {
-        $job = Start-BlockingEchoServer -Port 0 @Limits -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots @Limits -AsJob
         try {
             $client = [KeepSendingClient]::new($job.Port, $First, $QuietMs, $QuietMs + 200 * [int]($QuietMs -gt 0), 5000)
             try { (Assert-AllEchoRead $job $client $Reason).BytesEchoed | Should -Be $Echoed }
@@ -55,7 +55,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
         # The reproducer of issue 23: a 1,000,000-byte cap, a client that reads at 200 kB/s and keeps sending. Its
         # reading takes about 5 s; a fixed 2 s linger reset it with a quarter of the echo unread, while the event
         # counted all of it. The linger now lasts while the client reads (bounded by the send and idle timeouts).
-        $job = Start-BlockingEchoServer -Port 0 -MaxBytesPerConnection 1000000 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxBytesPerConnection 1000000 -AsJob
         try {
             $client = [KeepSendingClient]::new($job.Port, 0, 0, 0, 20000, 200000)
             try {
@@ -74,7 +74,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
     It 'after a stop, which stays prompt' {
         # The stop comes while the client has not read its echo yet; it sends again, then reads within the stop's
         # grace (0.25 s).
-        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob
         try {
             $client = [KeepSendingClient]::new($job.Port, 512KB, 450, 550, 5000)
             try {
@@ -92,7 +92,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
     }
 
     It 'Test-EchoRoundTrip -TotalBytes 2MB against a 1 MiB cap gets all 1 MiB the event counts' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxBytesPerConnection 1MB -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxBytesPerConnection 1MB -AsJob
         try {
             $result = Test-EchoRoundTrip 127.0.0.1 -Port $job.Port -TotalBytes 2MB -ErrorAction SilentlyContinue
             $gone = Get-ServerEvent $job Disconnected
@@ -132,11 +132,11 @@ Describe 'Send timeout bounds a whole write' {
     }
 }
 
-Describe 'A client cut off by the send timeout is reset at once' {
+Describe 'A client cut off by the send timeout is reset at once (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'ends the connection without a lingering close, while it keeps sending' {
         # The client sends flat out and never reads. A lingering close would read and discard its input for 2 s more
         # (the event comes at the close, so its duration would be at least 4 s); a reset ends it at the send timeout.
-        $job = Start-BlockingEchoServer -Port 0 -SendTimeoutSec 2 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -SendTimeoutSec 2 -AsJob
         $client = [KeepSendingClient]::new($job.Port, 0, 0, 30000, 20000)
         try {
             $gone = Get-ServerEvent $job Disconnected -TimeoutMs 20000

@@ -232,7 +232,10 @@ namespace EchoPS.Server
         /// Clients waiting for a slot now (for the slot-hold limit): those in the listen backlog while every slot is
         /// busy; none while a slot is free (it accepts the next one).
         /// </summary>
-        internal int ClientsWaiting() => SlotsBusy < Options.Slots ? 0 : _listener.ClientsWaiting();
+        /// <param name="lingering">Asked by a session in its lingering close: it was taken off already (Detach comes
+        /// first, so a stop no longer reaches it) but still keeps its slot from accepting.</param>
+        internal int ClientsWaiting(bool lingering = false) =>
+            SlotsBusy + (lingering ? 1 : 0) < Options.Slots ? 0 : _listener.ClientsWaiting();
 
         /// <summary>
         /// Takes a connection live: a stop reaches it from now on. False, with nothing taken, when stopping: the

@@ -40,7 +40,7 @@ namespace EchoPS.Server.Sessions
             _buffer = new byte[_options.BufferSize];
             _receive = new SessionTimeout(SocketTimeouts.Milliseconds(_options.IdleTimeout));
             _send = new SessionTimeout(SocketTimeouts.Milliseconds(_options.SendTimeout));
-            _deadlines = new SessionDeadlines(_options, server.ClientsWaiting);
+            _deadlines = new SessionDeadlines(_options, () => server.ClientsWaiting());
         }
 
         /// <summary>Serves one accepted client from admission to close; never throws a socket error.</summary>
@@ -249,7 +249,7 @@ namespace EchoPS.Server.Sessions
             if (_options.MaxSlotHold <= TimeSpan.Zero || now < _started + SocketTimeouts.Ticks(_options.MaxSlotHold) || now < _nextLingerHoldCheck)
                 return false;
             _nextLingerHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
-            return _server.ClientsWaiting() > 0;
+            return _server.ClientsWaiting(lingering: true) > 0;
         }
     }
 
