@@ -537,3 +537,19 @@ Describe 'Slots: -Slots <Slots> serves that many clients at once, each on its ow
         finally { $s | Remove-Job -Force }
     }
 }
+
+Describe 'Slots: the range' {
+    It 'refuses <Value> slots, naming the value' -TestCases @(@{ Value = 0 }, @{ Value = 65 }, @{ Value = 1.5 }, @{ Value = '' }) {
+        { Start-BlockingEchoServer -Port 0 -Slots $Value -AsJob } | Should -Throw
+        @(Get-Job | Where-Object PSJobTypeName -EQ 'EchoServerJob' | Where-Object State -EQ 'Running').Count | Should -Be 0
+    }
+
+    It 'says how many slots in the Listening event when there are several' {
+        $job = Start-BlockingEchoServer -Port 0 -Slots 4 -AsJob
+        try {
+            $null = Wait-Until { @($job.Output | Where-Object Kind -EQ Listening).Count -ge 1 }
+            ($job.Output | Where-Object Kind -EQ Listening)[0].Message | Should -BeLike '*4 slots, backlog 128, buffer 65536 bytes each*'
+        }
+        finally { $job | Remove-Job -Force }
+    }
+}
