@@ -75,7 +75,7 @@ Describe 'What one connection costs' {
             finally { $client.Dispose() }
             $clock = [Diagnostics.Stopwatch]::StartNew()
             Stop-BlockingEchoServer -Id $job.ServerId
-            $clock.Elapsed.TotalSeconds | Should -BeLessThan 1
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 5
             $job | Receive-Job -ErrorVariable failures -ErrorAction SilentlyContinue | Out-Null
             $failures | Should -BeNullOrEmpty
             Test-PortFree -Port $job.Port | Should -BeTrue
@@ -132,9 +132,9 @@ Describe 'What one connection costs' {
     }
 }
 
-Describe 'Events under a flood' {
+Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'folds client events above -EventRateLimit into summaries, and every one is counted' {
-        $job = Start-BlockingEchoServer -Port 0 -AsJob -EventRateLimit 10
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob -EventRateLimit 10
         try {
             $clock = [Diagnostics.Stopwatch]::StartNew()
             Invoke-Flood -Port $job.Port -Count 1000
@@ -159,7 +159,7 @@ Describe 'Events under a flood' {
     }
 
     It 'writes every event with -EventRateLimit 0' {
-        $job = Start-BlockingEchoServer -Port 0 -AsJob -EventRateLimit 0
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob -EventRateLimit 0
         try {
             Invoke-Flood -Port $job.Port -Count 500
             Stop-BlockingEchoServer -Id $job.ServerId
@@ -171,7 +171,7 @@ Describe 'Events under a flood' {
     }
 
     It 'folds a flood of rejected clients too, and counts each in ClientsRejected' {
-        $job = Start-BlockingEchoServer -Port 0 -AsJob -AllowList 127.0.0.2 -EventRateLimit 5
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob -AllowList 127.0.0.2 -EventRateLimit 5
         try {
             Invoke-Flood -Port $job.Port -Count 400
             Wait-Until { (Get-BlockingEchoServer -Id $job.ServerId).ClientsRejected -eq 400 } | Should -BeTrue
@@ -186,7 +186,7 @@ Describe 'Events under a flood' {
     }
 
     It 'keeps at most 10,000 unreceived events in a job, and says how many it dropped' {
-        $job = Start-BlockingEchoServer -Port 0 -AsJob -EventRateLimit 0
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob -EventRateLimit 0
         try {
             Invoke-Flood -Port $job.Port -Count 5500 # 11,000 client events, never received meanwhile
             Wait-Until { (Get-BlockingEchoServer -Id $job.ServerId).ClientsServed -eq 5500 } | Should -BeTrue

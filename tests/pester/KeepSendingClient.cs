@@ -13,6 +13,7 @@ public sealed class KeepSendingClient : IDisposable
     private readonly Thread _reader;
     private readonly int _writerQuietMs;
     private readonly int _readerQuietMs;
+    private readonly int _readBytesPerSecond;
     private volatile bool _done;
 
     public long BytesSent;
@@ -23,7 +24,14 @@ public sealed class KeepSendingClient : IDisposable
     // firstBytes are sent at once (and not read); after writerQuietMs the client sends flat out, and after
     // readerQuietMs it reads. Sending before reading again is what makes a server's reset throw echo away.
     public KeepSendingClient(int port, int firstBytes, int writerQuietMs, int readerQuietMs, int timeoutMs)
+        : this(port, firstBytes, writerQuietMs, readerQuietMs, timeoutMs, 0)
     {
+    }
+
+    // readBytesPerSecond > 0 makes a slow reader: it reads 8 KiB at a time, paced to that rate.
+    public KeepSendingClient(int port, int firstBytes, int writerQuietMs, int readerQuietMs, int timeoutMs, int readBytesPerSecond)
+    {
+        _readBytesPerSecond = readBytesPerSecond;
         _writerQuietMs = writerQuietMs;
         _readerQuietMs = readerQuietMs;
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -64,10 +72,20 @@ public sealed class KeepSendingClient : IDisposable
         try
         {
             Thread.Sleep(_readerQuietMs);
-            var buffer = new byte[65536];
+            var buffer = new byte[_readBytesPerSecond > 0 ? 8192 : 65536];
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             int n;
             while ((n = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None)) > 0)
+            {
                 BytesRead += n;
+                if (_readBytesPerSecond > 0)
+                {
+                    // Paced: sleep until the bytes read so far are due at the rate.
+                    var due = (int)(BytesRead * 1000 / _readBytesPerSecond - watch.ElapsedMilliseconds);
+                    if (due > 0)
+                        Thread.Sleep(due);
+                }
+            }
             End = "EOF";
         }
         catch (SocketException ex) { End = ex.SocketErrorCode.ToString(); }

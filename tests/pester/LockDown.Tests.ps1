@@ -46,9 +46,9 @@ Describe 'Safe defaults' {
     }
 }
 
-Describe 'Allowlist' {
+Describe 'Allowlist (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'rejects 127.0.0.2 when only 127.0.0.1/32 is allowed, and serves 127.0.0.1' {
-        $job = Start-BlockingEchoServer -Port 0 -AllowList 127.0.0.1/32 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AllowList 127.0.0.1/32 -AsJob
         try {
             $outsider = New-TestClient -Port $job.Port -LocalAddress 127.0.0.2
             try { Get-ReplyLength -Client $outsider -Bytes ([byte[]](1..10)) | Should -Be 0 -Because 'a rejected client gets no echo' }
@@ -63,7 +63,7 @@ Describe 'Allowlist' {
     }
 
     It 'matches an IPv4 client on a dual-stack socket as IPv4, and IPv6 clients against IPv6 ranges' {
-        $job = Start-BlockingEchoServer -Address '::' -Port 0 -AllowList 127.0.0.0/31, 'fe80::/10' -AsJob -WarningAction SilentlyContinue
+        $job = Start-BlockingEchoServer -Address '::' -Port 0 -Slots $Slots -AllowList 127.0.0.0/31, 'fe80::/10' -AsJob -WarningAction SilentlyContinue
         try {
             Assert-NextClientServed -Port $job.Port   # 127.0.0.1 arrives as ::ffff:127.0.0.1
             $v6 = New-TestClient -Port $job.Port -Address '::1'
@@ -87,7 +87,7 @@ Describe 'Allowlist' {
         @{ Entry = '127.0.0.2/31'; Admitted = @('127.0.0.2', '127.0.0.3'); Rejected = @('127.0.0.1') }
         @{ Entry = '127.0.0.0/31'; Admitted = @('127.0.0.1'); Rejected = @('127.0.0.2', '::1') }
     ) {
-        $job = Start-BlockingEchoServer -Address '::' -Port 0 -AllowList $Entry -AsJob -WarningAction SilentlyContinue
+        $job = Start-BlockingEchoServer -Address '::' -Port 0 -Slots $Slots -AllowList $Entry -AsJob -WarningAction SilentlyContinue
         try {
             foreach ($source in $Admitted + $Rejected) {
                 $client = if ($source -like '*:*') { New-TestClient -Port $job.Port -Address '::1' }
@@ -117,16 +117,16 @@ Describe 'Allowlist' {
     It 'rejects a malformed entry <Entry> naming it' -TestCases @(
         @{ Entry = '10.0.0.0/33'; Allowed = '0 to 32' }, @{ Entry = '::1/129'; Allowed = '0 to 128' },
         @{ Entry = 'localhost'; Allowed = 'CIDR range' }, @{ Entry = '10.0/8'; Allowed = 'CIDR range' }) {
-        $err = { Start-BlockingEchoServer -Port 0 -AllowList $Entry -AsJob } | Should -Throw -ErrorId 'InvalidAllowList,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
+        $err = { Start-BlockingEchoServer -Port 0 -Slots $Slots -AllowList $Entry -AsJob } | Should -Throw -ErrorId 'InvalidAllowList,EchoPS.Commands.StartBlockingEchoServerCommand' -PassThru
         $err.Exception.Message | Should -BeLike "*'$Entry'*$Allowed*"
         $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
         Get-BlockingEchoServer | Where-Object Limits -NotLike 'allow any address*' | Should -BeNullOrEmpty
     }
 }
 
-Describe 'Rate limits' {
+Describe 'Rate limits (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'rejects the (N+1)th connection in a minute from one source, but not another source' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxConnectionsPerMinute 3 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxConnectionsPerMinute 3 -AsJob
         try {
             1..3 | ForEach-Object { Assert-NextClientServed -Port $job.Port }
             $fourth = New-TestClient -Port $job.Port
@@ -144,7 +144,7 @@ Describe 'Rate limits' {
     }
 
     It 'caps connections from all sources together' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxTotalConnectionsPerMinute 2 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxTotalConnectionsPerMinute 2 -AsJob
         try {
             Assert-NextClientServed -Port $job.Port
             $second = New-TestClient -Port $job.Port -LocalAddress 127.0.0.2
@@ -157,7 +157,7 @@ Describe 'Rate limits' {
     }
 
     It 'throttles the echo to -MaxBytesPerSecond, every byte intact' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxBytesPerSecond 64KB -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxBytesPerSecond 64KB -AsJob
         try {
             $client = New-TestClient -Port $job.Port
             try {
@@ -176,9 +176,9 @@ Describe 'Rate limits' {
     }
 }
 
-Describe 'Timeouts and caps' {
+Describe 'Timeouts and caps (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'cuts off a silent client after -IdleTimeoutSec and serves the next one' {
-        $job = Start-BlockingEchoServer -Port 0 -IdleTimeoutSec 1 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -IdleTimeoutSec 1 -AsJob
         try {
             $loris = New-TestClient -Port $job.Port
             $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -194,7 +194,7 @@ Describe 'Timeouts and caps' {
     }
 
     It 'cuts off a client that never reads after -SendTimeoutSec and serves the next one' {
-        $job = Start-BlockingEchoServer -Port 0 -SendTimeoutSec 1 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -SendTimeoutSec 1 -AsJob
         try {
             $reader = New-TestClient -Port $job.Port
             $reader.ReceiveBufferSize = 64KB
@@ -212,7 +212,7 @@ Describe 'Timeouts and caps' {
     }
 
     It 'echoes up to -MaxBytesPerConnection, then cuts the client off' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxBytesPerConnection 1000 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxBytesPerConnection 1000 -AsJob
         try {
             $client = New-TestClient -Port $job.Port
             try { Get-ReplyLength -Client $client -Bytes ([byte[]]::new(3000)) | Should -Be 1000 }
@@ -226,7 +226,7 @@ Describe 'Timeouts and caps' {
     }
 
     It 'cuts off a busy client after -MaxSessionSec' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxSessionSec 1 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxSessionSec 1 -AsJob
         try {
             $client = New-TestClient -Port $job.Port
             try {

@@ -34,7 +34,7 @@ AfterAll {
     Stop-AllTestServers
 }
 
-Describe 'Lingering close: every byte counted as echoed reaches a client that keeps sending' {
+Describe 'Lingering close: every byte counted as echoed reaches a client that keeps sending (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
     It 'after the <Reason>' -TestCases @(
         # The client sends flat out from the start.
         @{ Reason = 'ByteLimit'; Limits = @{ MaxBytesPerConnection = 1MB }; First = 0; QuietMs = 0; Echoed = 1MB }
@@ -42,7 +42,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
         # queue when the client starts sending again, and reading a little later.
         @{ Reason = 'SessionLimit'; Limits = @{ MaxSessionSec = 1 }; First = 512KB; QuietMs = 1500; Echoed = 512KB }
         @{ Reason = 'IdleTimeout'; Limits = @{ IdleTimeoutSec = 1 }; First = 512KB; QuietMs = 1500; Echoed = 512KB }) {
-        $job = Start-BlockingEchoServer -Port 0 @Limits -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots @Limits -AsJob
         try {
             $client = [KeepSendingClient]::new($job.Port, $First, $QuietMs, $QuietMs + 200 * [int]($QuietMs -gt 0), 5000)
             try { (Assert-AllEchoRead $job $client $Reason).BytesEchoed | Should -Be $Echoed }
@@ -51,10 +51,30 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
         finally { $job | Remove-Job -Force }
     }
 
+    It 'to a capped client that keeps sending and reads slowly, however long its reading takes' {
+        # The reproducer of issue 23: a 1,000,000-byte cap, a client that reads at 200 kB/s and keeps sending. Its
+        # reading takes about 5 s; a fixed 2 s linger reset it with a quarter of the echo unread, while the event
+        # counted all of it. The linger now lasts while the client reads (bounded by the send and idle timeouts).
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxBytesPerConnection 1000000 -AsJob
+        try {
+            $client = [KeepSendingClient]::new($job.Port, 0, 0, 0, 20000, 200000)
+            try {
+                $client.Wait(30000) | Should -BeTrue -Because 'the client reads until the server ends the stream'
+                $gone = Get-ServerEvent $job Disconnected
+                $gone[0].Reason | Should -Be 'ByteLimit'
+                $client.End | Should -Be 'EOF' -Because 'a reset would have thrown away echo still in flight'
+                $client.BytesRead | Should -Be 1000000
+                $gone[0].BytesEchoed | Should -Be $client.BytesRead -Because 'the event never claims echo the client did not get'
+            }
+            finally { $client.Dispose() }
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
     It 'after a stop, which stays prompt' {
         # The stop comes while the client has not read its echo yet; it sends again, then reads within the stop's
         # grace (0.25 s).
-        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -AsJob
         try {
             $client = [KeepSendingClient]::new($job.Port, 512KB, 450, 550, 5000)
             try {
@@ -63,7 +83,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
                 Stop-BlockingEchoServer -Id $job.ServerId
                 $watch.Stop()
                 Write-Host "    stop with a streaming client took $($watch.Elapsed.TotalMilliseconds.ToString('0.0')) ms"
-                $watch.ElapsedMilliseconds | Should -BeLessThan 1000
+                $watch.ElapsedMilliseconds | Should -BeLessThan 5000 -Because "a stop waits at most its 0.25 s grace for the echo"
                 $null = Assert-AllEchoRead $job $client ServerStopping
             }
             finally { $client.Dispose() }
@@ -72,7 +92,7 @@ Describe 'Lingering close: every byte counted as echoed reaches a client that ke
     }
 
     It 'Test-EchoRoundTrip -TotalBytes 2MB against a 1 MiB cap gets all 1 MiB the event counts' {
-        $job = Start-BlockingEchoServer -Port 0 -MaxBytesPerConnection 1MB -AsJob
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -MaxBytesPerConnection 1MB -AsJob
         try {
             $result = Test-EchoRoundTrip 127.0.0.1 -Port $job.Port -TotalBytes 2MB -ErrorAction SilentlyContinue
             $gone = Get-ServerEvent $job Disconnected
@@ -112,6 +132,27 @@ Describe 'Send timeout bounds a whole write' {
     }
 }
 
+Describe 'A client cut off by the send timeout is reset at once (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Slots = 3 }) {
+    It 'ends the connection without a lingering close, while it keeps sending' {
+        # The client sends flat out and never reads. A lingering close would read and discard its input for 2 s more
+        # (the event comes at the close, so its duration would be at least 4 s); a reset ends it at the send timeout.
+        $job = Start-BlockingEchoServer -Port 0 -Slots $Slots -SendTimeoutSec 2 -AsJob
+        $client = [KeepSendingClient]::new($job.Port, 0, 0, 30000, 20000)
+        try {
+            $gone = Get-ServerEvent $job Disconnected -TimeoutMs 20000
+            $gone | Should -HaveCount 1
+            $gone[0].Reason | Should -Be 'SendTimeout'
+            Write-Host "    cut off after $(($gone[0].DurationMs / 1000).ToString('0.00')) s"
+            $gone[0].DurationMs | Should -BeLessThan 3800 -Because 'no 2 s lingering close follows the 2 s send timeout'
+            # The client's blocked send fails at once (its own timeout is 20 s): .NET names a reset that hits a blocking
+            # send TimedOut, with the syscall having said ECONNRESET.
+            (Wait-Until { $client.WriterEnd -ne 'running' } -TimeoutMs 10000) | Should -BeTrue -Because 'the reset fails the send of the client'
+            $client.WriterEnd | Should -BeIn 'ConnectionReset', 'TimedOut'
+        }
+        finally { $client.Dispose(); $job | Remove-Job -Force }
+    }
+}
+
 Describe 'The only slot is not held for ever while others wait' {
     It 'is on by default, 60 s' {
         $job = Start-BlockingEchoServer -Port 0 -AsJob
@@ -138,6 +179,40 @@ Describe 'The only slot is not held for ever while others wait' {
         }
         finally {
             $holder.Dispose()
+            if ($next) { $next.Dispose() }
+            $job | Remove-Job -Force
+        }
+    }
+
+    It 'cuts off a client that does not read, blocked in a write (-SendTimeoutSec <Send>), once another client waits' -TestCases @(
+        @{ Send = 0 }, @{ Send = 30 }) {
+        # The holder sends far more than the socket buffers take and never reads: the server blocks in a send. Neither
+        # the send timeout (none, or 30 s) nor the idle timeout can end that: only the slot-hold limit (2 s) can.
+        $job = Start-BlockingEchoServer -Port 0 -SendTimeoutSec $Send -MaxSlotHoldSec 2 -AsJob
+        $holder = New-TestClient -Port $job.Port
+        $next = $null
+        $pending = $null
+        try {
+            $pending = $holder.GetStream().WriteAsync([byte[]]::new(64MB), 0, 64MB)
+            $null = Wait-Until { $job.Server.BytesEchoed -gt 0 } -TimeoutMs 10000
+            $next = New-TestClient -Port $job.Port
+            $next.ReceiveTimeout = 25000
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            (Invoke-Echo -Client $next -Bytes ([byte[]](7, 8))) | Should -Be @(7, 8) -Because 'the waiting client is served once the holder is cut off'
+            $watch.Stop()
+            Write-Host "    the waiting client was served after $($watch.Elapsed.TotalSeconds.ToString('0.00')) s"
+            $gone = Get-ServerEvent $job Disconnected
+            $gone[0].Reason | Should -Be 'SlotHoldLimit'
+            # The holder never reads: the lingering close gives way to the waiting client after 2 s, and the echo it
+            # never acknowledged is taken off the count and named.
+            $gone[0].Message | Should -BeLike 'held the only slot for 2 s while 1 client waited; * bytes of echo not acknowledged by the client'
+            # Before the fix the holder kept the slot until it left (31 s with no send timeout) or the send timeout
+            # ended it: the next client's wait is the hold limit, the check's slack and the lingering close.
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
+        }
+        finally {
+            $holder.Dispose()
+            if ($pending) { $null = $pending.ContinueWith({ param($t) $t.Exception }) }
             if ($next) { $next.Dispose() }
             $job | Remove-Job -Force
         }

@@ -60,6 +60,29 @@ namespace EchoPS.Tests
         }
 
         [Fact]
+        public void The_slot_hold_words_speak_of_the_slots_when_there_are_several()
+        {
+            var options = new EchoServerOptions { MaxSlotHold = TimeSpan.FromSeconds(2), Slots = 4 };
+            Assert.Equal("held a slot for 2 s while all 4 were busy and 1 client waited", SessionRules.Describe(DisconnectReason.SlotHoldLimit, options, 1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => new EchoServerOptions { Slots = 0 }.Validate());
+            Assert.Throws<ArgumentOutOfRangeException>(() => new EchoServerOptions { Slots = EchoServerOptions.MaxSlots + 1 }.Validate());
+            Assert.StartsWith("4 slots, backlog 128, buffer 65536 bytes each", options.DescribeSocket());
+            Assert.StartsWith("backlog 128, buffer 65536 bytes,", new EchoServerOptions().DescribeSocket());
+        }
+
+        [Fact]
+        public void Only_the_send_timeout_resets_every_other_end_the_server_chose_lingers()
+        {
+            Assert.Equal(CloseKind.Reset, SessionRules.Closing(DisconnectReason.SendTimeout));
+            Assert.Equal(CloseKind.Plain, SessionRules.Closing(DisconnectReason.ClientClosed));
+            Assert.Equal(CloseKind.Abort, SessionRules.Closing(DisconnectReason.ClientReset));
+            Assert.Equal(CloseKind.Abort, SessionRules.Closing(DisconnectReason.Error));
+            foreach (var reason in new[] { DisconnectReason.IdleTimeout, DisconnectReason.ByteLimit, DisconnectReason.SessionLimit,
+                DisconnectReason.SlotHoldLimit, DisconnectReason.ServerStopping })
+                Assert.Equal(CloseKind.Linger, SessionRules.Closing(reason));
+        }
+
+        [Fact]
         public void Limits_are_described_in_invariant_words_and_other_ends_have_no_message()
         {
             var options = new EchoServerOptions

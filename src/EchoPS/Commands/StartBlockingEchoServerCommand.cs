@@ -46,6 +46,12 @@ namespace EchoPS.Commands
         [ValidateRange(1, EchoServerOptions.MaxBacklog)]
         public int Backlog { get; set; } = EchoServerOptions.DefaultBacklog;
 
+        /// <summary>How many clients are served at once: each slot is a thread running the blocking loop with its own buffer (1, the default, is the single-client baseline).</summary>
+        [Parameter]
+        [WholeNumber]
+        [ValidateRange(1, EchoServerOptions.MaxSlots)]
+        public int Slots { get; set; } = EchoServerOptions.DefaultSlots;
+
         /// <summary>The size in bytes of the one buffer every read and write goes through.</summary>
         [Parameter]
         [WholeNumber]
@@ -164,6 +170,7 @@ namespace EchoPS.Commands
                 Address = address,
                 Port = Port,
                 Backlog = Backlog,
+                Slots = Slots,
                 BufferSize = BufferSize,
                 NoDelay = NoDelay.IsPresent,
                 AllowList = allowList,

@@ -57,7 +57,8 @@ namespace EchoPS.Server
         {
             if (_limit == 0)
             {
-                _sink(e);
+                lock (_gate)
+                    _sink(e);
                 return;
             }
             lock (_gate)
@@ -80,7 +81,9 @@ namespace EchoPS.Server
         {
             if (_limit == 0)
             {
-                _sink(EchoServerEvent.Client(_serverId, _local, kind, new IPEndPoint(address, port), received, echoed, duration, reason, message));
+                var e = EchoServerEvent.Client(_serverId, _local, kind, new IPEndPoint(address, port), received, echoed, duration, reason, message);
+                lock (_gate) // sessions on several slots report at once; the sink sees one event at a time
+                    _sink(e);
                 return;
             }
             lock (_gate)

@@ -16,10 +16,7 @@ namespace EchoPS.Server
         private readonly Socket _socket;
         private readonly int _descriptor = -1;
         private readonly EchoServerOptions _options;
-        private readonly byte[] _acceptedAddress = new byte[LinuxSocketCalls.AddressBufferSize];
-        private readonly LinuxSocketCalls.AddressCache _lastAddress = new LinuxSocketCalls.AddressCache(); // reused for the next client from the same address
-        private ClientConnection _spare; // the connection accepted last, reused once closed
-        private bool _closed;
+        private volatile bool _closed;
 
         private EchoListener(Socket socket, EchoServerOptions options)
         {
@@ -70,14 +67,16 @@ namespace EchoPS.Server
         /// Blocks in accept. Returns the client, or null when the listener's receive timeout (the idle timeout, on
         /// Linux) ran out with no client. Throws SocketException or ObjectDisposedException as accept fails.
         /// </summary>
-        internal ClientConnection Accept()
+        /// <param name="slot">The accepting slot's own state (address buffer, last address, spare connection): slots
+        /// accept at once on their own threads, so nothing of an accept is shared between them.</param>
+        internal ClientConnection Accept(AcceptSlot slot)
         {
             if (LinuxSocketCalls.Available)
             {
-                int descriptor = LinuxSocketCalls.Accept(_descriptor, _acceptedAddress);
+                int descriptor = LinuxSocketCalls.Accept(_descriptor, slot.Address);
                 if (descriptor < 0)
                     return null;
-                return _spare = ClientConnection.FromDescriptor(descriptor, _acceptedAddress, _lastAddress, _spare);
+                return slot.Spare = ClientConnection.FromDescriptor(descriptor, slot.Address, slot.LastAddress, slot.Spare);
             }
             var socket = _socket.Accept();
             ApplyClientOptions(socket, _options);
@@ -128,5 +127,19 @@ namespace EchoPS.Server
             _socket.Dispose();
             _closed = true;
         }
+    }
+
+    /// <summary>
+    /// What one slot keeps between its accepts: the sockaddr buffer accept4 fills, the last client's address (reused
+    /// for the next client from the same address) and the connection accepted last, reused once closed. A slot accepts
+    /// only after its previous client's close, on its own thread, and a stop reaches a connection only while it is
+    /// live (between Attach and Detach, under the stop gate), so reusing the object is safe per slot; no two slots
+    /// ever share one.
+    /// </summary>
+    internal sealed class AcceptSlot
+    {
+        internal readonly byte[] Address = new byte[LinuxSocketCalls.AddressBufferSize];
+        internal readonly LinuxSocketCalls.AddressCache LastAddress = new LinuxSocketCalls.AddressCache();
+        internal ClientConnection Spare;
     }
 }

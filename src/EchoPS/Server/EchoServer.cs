@@ -14,7 +14,7 @@ namespace EchoPS.Server
     {
         /// <summary>Bound and waiting in accept for the next client.</summary>
         Listening,
-        /// <summary>Echoing one client; others wait in the listen backlog.</summary>
+        /// <summary>Echoing at least one client (one per busy slot); others wait in the listen backlog.</summary>
         Serving,
         /// <summary>A stop was requested; the server thread is closing its sockets.</summary>
         Stopping,
@@ -66,7 +66,7 @@ namespace EchoPS.Server
         /// <summary>
         /// A server of the model the options ask for, with the id given; nothing is bound until <see cref="Start"/>.
         /// The one place a host (the cmdlet, the job) gets a server: a new model is chosen here. Today there is one,
-        /// the blocking single-client server.
+        /// the blocking server with <see cref="EchoServerOptions.Slots"/> slots (1: the single-client baseline).
         /// </summary>
         internal static EchoServer Create(EchoServerOptions options, Action<EchoServerEvent> onEvent, int id) =>
             new BlockingEchoServer(options, onEvent, id);
@@ -92,8 +92,14 @@ namespace EchoPS.Server
         /// <summary>Where the server is in its life.</summary>
         public EchoServerState State => _state;
 
-        /// <summary>The endpoint of the client being served now, if any.</summary>
+        /// <summary>The endpoints of the clients in service now, one per busy slot ("127.0.0.1:50001, 127.0.0.1:50002"), if any.</summary>
         public abstract string CurrentClient { get; }
+
+        /// <summary>How many clients are served at once at most: the server's slots (sessions, each with its own buffer).</summary>
+        public int Slots => Options.Slots;
+
+        /// <summary>Slots serving a client now.</summary>
+        public abstract int SlotsBusy { get; }
 
         /// <summary>Clients whose connection has ended.</summary>
         public long ClientsServed => Interlocked.Read(ref _clientsServed);
@@ -113,7 +119,7 @@ namespace EchoPS.Server
         /// <summary>How long the server has been listening, in milliseconds; it stops counting when the server stops.</summary>
         public double UptimeMs => _uptime.Elapsed.TotalMilliseconds;
 
-        /// <summary>How many clients the kernel queues while one is served.</summary>
+        /// <summary>How many clients the kernel queues while every slot is busy.</summary>
         public int Backlog => Options.Backlog;
 
         /// <summary>The size of the echo buffer (one per session), in bytes.</summary>
@@ -222,21 +228,27 @@ namespace EchoPS.Server
                 _state = serving ? EchoServerState.Serving : EchoServerState.Listening;
         }
 
-        /// <summary>Clients waiting in the listen backlog now (for the slot-hold limit).</summary>
-        internal int ClientsWaiting() => _listener.ClientsWaiting();
+        /// <summary>
+        /// Clients waiting for a slot now (for the slot-hold limit): those in the listen backlog while every slot is
+        /// busy; none while a slot is free (it accepts the next one).
+        /// </summary>
+        /// <param name="lingering">Asked by a session in its lingering close: it was taken off already (Detach comes
+        /// first, so a stop no longer reaches it) but still keeps its slot from accepting.</param>
+        internal int ClientsWaiting(bool lingering = false) =>
+            SlotsBusy + (lingering ? 1 : 0) < Options.Slots ? 0 : _listener.ClientsWaiting();
 
         /// <summary>
         /// Takes a connection live: a stop reaches it from now on. False, with nothing taken, when stopping: the
         /// caller closes it.
         /// </summary>
-        internal abstract bool Attach(ClientConnection client);
+        internal abstract bool Attach(ClientConnection client, int slot);
 
         /// <summary>Ends a connection's live time: after this no other thread may reach it, so it may be closed.</summary>
-        internal abstract void Detach(ClientConnection client);
+        internal abstract void Detach(ClientConnection client, int slot);
 
         internal void CountReceived(int bytes) => Interlocked.Add(ref _bytesReceived, bytes);
 
-        internal void CountEchoed(int bytes) => Interlocked.Add(ref _bytesEchoed, bytes);
+        internal void CountEchoed(long bytes) => Interlocked.Add(ref _bytesEchoed, bytes);
 
         /// <summary>
         /// A client event (Connected, Disconnected, Rejected): counted, then passed on or folded by the
@@ -275,11 +287,11 @@ namespace EchoPS.Server
         /// Accepts the next client; null when stopping, when the listener's receive timeout (the idle timeout, on
         /// Linux) ran out with no client, or after a transient accept error (reported, then a short pause).
         /// </summary>
-        private protected ClientConnection AcceptNext()
+        private protected ClientConnection AcceptNext(AcceptSlot slot)
         {
             try
             {
-                return _listener.Accept();
+                return _listener.Accept(slot);
             }
             catch (Exception ex) when ((ex is SocketException || ex is ObjectDisposedException) && _stopRequested)
             {

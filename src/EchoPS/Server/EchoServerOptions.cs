@@ -36,6 +36,16 @@ namespace EchoPS.Server
         /// <summary>The size of the buffer every read and write of a session goes through.</summary>
         public int BufferSize { get; set; } = DefaultBufferSize;
 
+        /// <summary>The default number of slots: one, the blocking single-client baseline.</summary>
+        public const int DefaultSlots = 1;
+        /// <summary>The most slots (sessions served at once, each on its own thread with its own buffer).</summary>
+        public const int MaxSlots = 64;
+        /// <summary>
+        /// How many clients are served at once: each slot is a thread running the same blocking accept, read, write
+        /// loop on the one listener, with its own buffer; the rest wait in the backlog. 1 is the baseline.
+        /// </summary>
+        public int Slots { get; set; } = DefaultSlots;
+
         /// <summary>Sets TCP_NODELAY on accepted sockets, so small echoes are not held back by Nagle's algorithm.</summary>
         public bool NoDelay { get; set; } = true;
 
@@ -67,7 +77,7 @@ namespace EchoPS.Server
         public static readonly TimeSpan DefaultMaxSlotHold = TimeSpan.FromSeconds(60);
         /// <summary>
         /// How long one client may keep the only slot while other clients wait in the backlog; zero never cuts it off.
-        /// Checked between reads and writes: a client alone is never cut off by it.
+        /// Checked in every phase of a session, a blocked write included: a client alone is never cut off by it.
         /// </summary>
         public TimeSpan MaxSlotHold { get; set; } = DefaultMaxSlotHold;
 
@@ -108,6 +118,7 @@ namespace EchoPS.Server
                 throw new ArgumentException("Address must be an IP address.", nameof(Address));
             EchoDefaults.CheckRange(nameof(Port), Port, IPEndPoint.MinPort, IPEndPoint.MaxPort);
             EchoDefaults.CheckRange(nameof(Backlog), Backlog, 1, MaxBacklog);
+            EchoDefaults.CheckRange(nameof(Slots), Slots, 1, MaxSlots);
             EchoDefaults.CheckRange(nameof(BufferSize), BufferSize, MinBufferSize, MaxBufferSize);
             EchoDefaults.CheckTimeout(nameof(IdleTimeout), IdleTimeout, MaxTimeout);
             EchoDefaults.CheckTimeout(nameof(SendTimeout), SendTimeout, MaxTimeout);
@@ -132,7 +143,8 @@ namespace EchoPS.Server
 
         /// <summary>The socket settings in one line: "backlog 128, buffer 65536 bytes, TCP_NODELAY on".</summary>
         public string DescribeSocket() =>
-            $"backlog {InvariantFormat.Number(Backlog)}, buffer {InvariantFormat.Number(BufferSize)} bytes, TCP_NODELAY {(NoDelay ? "on" : "off")}";
+            (Slots > 1 ? $"{InvariantFormat.Number(Slots)} slots, " : "") +
+            $"backlog {InvariantFormat.Number(Backlog)}, buffer {InvariantFormat.Number(BufferSize)} bytes{(Slots > 1 ? " each" : "")}, TCP_NODELAY {(NoDelay ? "on" : "off")}";
 
         /// <summary>
         /// A one-line summary of the lock-down settings, for the Listening event and -Verbose; invariant, so that it

@@ -26,7 +26,7 @@ namespace EchoPS.Server
         private const int ECONNABORTED = 103, ECONNRESET = 104, ENOBUFS = 105, ETIMEDOUT = 110;
         private const int MSG_NOSIGNAL = 0x4000, SOCK_CLOEXEC = 0x80000, SHUT_WR = 1, SHUT_RDWR = 2;
         private const short POLLIN = 0x1;
-        private const int AF_INET = 2, AF_INET6 = 10, SOL_SOCKET = 1, SO_RCVTIMEO = 20, SO_SNDTIMEO = 21;
+        private const int AF_INET = 2, AF_INET6 = 10, SOL_SOCKET = 1, SO_RCVTIMEO = 20, SO_SNDTIMEO = 21, SO_LINGER = 13;
 
         /// <summary>Bytes of a sockaddr_in6, the larger of the two addresses accept4 may return.</summary>
         internal const int AddressBufferSize = 28;
@@ -168,6 +168,16 @@ namespace EchoPS.Server
                 throw new SocketException((int)ToSocketError(Marshal.GetLastWin32Error()));
         }
 
+        /// <summary>
+        /// Sets SO_LINGER to {on, 0 s}: the next close resets the connection at once (RST), throwing away what is still
+        /// queued either way, instead of a FIN. Errors are ignored (a connection already reset needs no reset).
+        /// </summary>
+        internal static void SetResetOnClose(int descriptor)
+        {
+            var value = new LingerValue { OnOff = 1, Seconds = 0 };
+            SetSockOptLinger(descriptor, SOL_SOCKET, SO_LINGER, ref value, 8);
+        }
+
         /// <summary>Closes a descriptor; only the thread that owns it may, once nothing else can use it.</summary>
         internal static void Close(int descriptor) => CloseNative(descriptor);
 
@@ -207,6 +217,17 @@ namespace EchoPS.Server
 
         [DllImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
         private static extern int SetSockOpt(int descriptor, int level, int name, ref TimeValue value, int length);
+
+        /// <summary>struct linger: two ints.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        private struct LingerValue
+        {
+            public int OnOff;
+            public int Seconds;
+        }
+
+        [DllImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+        private static extern int SetSockOptLinger(int descriptor, int level, int name, ref LingerValue value, int length);
 
         /// <summary>struct pollfd.</summary>
         [StructLayout(LayoutKind.Sequential)]

@@ -6,8 +6,8 @@ namespace EchoPS.Server.Sessions
 {
     /// <summary>
     /// Who may be served: the allowlist, then the rate limits by arrival. One per server (the rate limiter's window is
-    /// the server's); single-threaded like the rate limiter, so a model that admits from several threads takes a
-    /// lock around <see cref="Admit"/> or admits on one thread.
+    /// the server's); safe from several threads at once (the slots admit on their own): the allowlist is read-only,
+    /// and the rate limiter is taken under a lock.
     /// </summary>
     internal sealed class Admission
     {
@@ -30,10 +30,18 @@ namespace EchoPS.Server.Sessions
             reason = DisconnectReason.NotAllowed;
             if (!IsAllowed(address))
                 return $"{address} is not in the allowlist";
-            if (_rateLimiter.IsActive && !_rateLimiter.TryAdmit(address, ArrivalTime(client), out var refusal))
+            if (_rateLimiter.IsActive)
             {
-                reason = DisconnectReason.RateLimited;
-                return refusal;
+                string refusal;
+                bool admitted;
+                var arrival = ArrivalTime(client);
+                lock (_rateLimiter) // slots admit on their own threads; the limiter's window is one
+                    admitted = _rateLimiter.TryAdmit(address, arrival, out refusal);
+                if (!admitted)
+                {
+                    reason = DisconnectReason.RateLimited;
+                    return refusal;
+                }
             }
             return null;
         }

@@ -125,6 +125,28 @@ namespace EchoPS.Server.Sessions
         }
 
         /// <summary>
+        /// Ends a connection whose client has proven it does not read (the send timeout): reset at once (SO_LINGER 0,
+        /// then close), so neither the slot nor the kernel keeps its unread echo; the server thread's call.
+        /// </summary>
+        public void Reset()
+        {
+            if (System.Threading.Volatile.Read(ref _closed) != 0)
+                return;
+            try
+            {
+                if (_socket != null)
+                    _socket.LingerState = new LingerOption(true, 0);
+                else
+                    LinuxSocketCalls.SetResetOnClose(_descriptor);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                // Already reset or closed: the close below is all that is left.
+            }
+            Close();
+        }
+
+        /// <summary>
         /// A stop reaching the connection, from any thread, without losing echo: when the client has every byte it was
         /// sent, shutting it down both ways wakes a blocked read or write at once (true); otherwise only the sending
         /// side is shut (a FIN after the echo, and a blocked write fails), and the caller forces the rest later with

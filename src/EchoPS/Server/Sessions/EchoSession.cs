@@ -17,26 +17,30 @@ namespace EchoPS.Server.Sessions
     internal sealed class EchoSession
     {
         private readonly EchoServer _server;
+        private readonly int _slot; // which of the server's slots runs this session
         private readonly EchoServerOptions _options;
         private readonly byte[] _buffer;
         private readonly SessionTimeout _receive;
         private readonly SessionTimeout _send;
 
         // The connection in progress.
+        private readonly SessionDeadlines _deadlines;
         private long _started;
         private IoPhase _phase;
-        private long _writeStarted; // when the write of the current chunk began: the send timeout bounds the whole write
         private long _received;
         private long _echoed;
-        private int _waiting; // clients in the backlog when the slot-hold limit ended the session
+        private long _lost; // echo the client never acknowledged, taken off the counts at the close
+        private long _nextLingerHoldCheck;
 
-        internal EchoSession(EchoServer server)
+        internal EchoSession(EchoServer server, int slot)
         {
             _server = server;
+            _slot = slot;
             _options = server.Options;
             _buffer = new byte[_options.BufferSize];
             _receive = new SessionTimeout(SocketTimeouts.Milliseconds(_options.IdleTimeout));
             _send = new SessionTimeout(SocketTimeouts.Milliseconds(_options.SendTimeout));
+            _deadlines = new SessionDeadlines(_options, () => server.ClientsWaiting());
         }
 
         /// <summary>Serves one accepted client from admission to close; never throws a socket error.</summary>
@@ -46,7 +50,7 @@ namespace EchoPS.Server.Sessions
             int port = client.RemotePort;
             if (!Admit(client, address, port))
                 return;
-            if (!_server.Attach(client))
+            if (!_server.Attach(client, _slot))
             {
                 client.Close(); // stopping
                 return;
@@ -54,9 +58,10 @@ namespace EchoPS.Server.Sessions
             _server.Report(EchoServerEventKind.Connected, address, port);
 
             _started = Stopwatch.GetTimestamp();
+            _deadlines.Begin(_started);
             _phase = IoPhase.Receive;
-            _writeStarted = _received = _echoed = 0;
-            _waiting = 0;
+            _received = _echoed = 0;
+            _lost = _nextLingerHoldCheck = 0;
             _receive.Reset();
             _send.Reset();
             var reason = DisconnectReason.Error;
@@ -69,27 +74,30 @@ namespace EchoPS.Server.Sessions
             {
                 var now = Stopwatch.GetTimestamp();
                 reason = SessionRules.Classify(SocketErrors.Classify(ex), _phase, _server.StopRequested,
-                    SocketTimeouts.Elapsed(_started, now), SocketTimeouts.Elapsed(_writeStarted, now), _options);
+                    SocketTimeouts.Elapsed(_started, now), SocketTimeouts.Elapsed(_deadlines.WriteStarted, now), _options);
                 if (reason == DisconnectReason.Error)
                     message = SessionRules.DescribeError(((SocketException)ex).SocketErrorCode, _phase);
             }
             finally
             {
-                _server.Detach(client);
+                _server.Detach(client, _slot);
                 // After the client's own close nothing is left unread, and a plain close is one syscall less per
-                // connection. After a reset there is nobody to linger for. Every end the server chose lingers, so the
-                // client reads every byte counted as echoed, then end of stream.
-                if (reason == DisconnectReason.ClientClosed)
-                    client.Close();
-                else if (reason == DisconnectReason.ClientReset || reason == DisconnectReason.Error)
-                    client.Abort();
-                else
-                    CloseLingering(client);
+                // connection. After a reset there is nobody to linger for. A client cut off by the send timeout has
+                // proven it does not read: lingering for it would only read and discard what it still sends, so it
+                // is reset at once. Every other end the server chose lingers, so the client reads every byte counted
+                // as echoed, then end of stream.
+                switch (SessionRules.Closing(reason))
+                {
+                    case CloseKind.Plain: client.Close(); break;
+                    case CloseKind.Abort: client.Abort(); break;
+                    case CloseKind.Reset: client.Reset(); break;
+                    default: CloseLingering(client); break;
+                }
             }
 
             _server.Report(EchoServerEventKind.Disconnected, address, port, _received, _echoed,
                 SocketTimeouts.Elapsed(_started, Stopwatch.GetTimestamp()), reason,
-                message ?? SessionRules.Describe(reason, _options, _waiting));
+                SessionRules.WithLoss(message ?? SessionRules.Describe(reason, _options, _deadlines.Waiting), _lost));
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
@@ -109,44 +117,37 @@ namespace EchoPS.Server.Sessions
         /// <summary>
         /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
         /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds a clock
-        /// read per chunk and, while it is far off, a few socket-timeout changes per session.
+        /// read per call and, while it is far off, a few socket-timeout changes per session. What the deadlines are
+        /// and which limit ran out is <see cref="SessionDeadlines"/>'s decision; this loop only applies it.
         /// </summary>
         private DisconnectReason Echo(ClientConnection client)
         {
             var cap = _options.MaxBytesPerConnection;
-            var sessionLimited = _options.MaxSessionDuration > TimeSpan.Zero;
-            var holdLimited = _options.MaxSlotHold > TimeSpan.Zero;
+            var timed = _deadlines.Timed;
             var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
-            long nextHoldCheck = holdLimited ? _started + SocketTimeouts.Ticks(_options.MaxSlotHold) : long.MaxValue;
-            long lastRead = _started;
             while (true)
             {
                 int want = cap > 0 ? (int)Math.Min(chunk, cap - _received) : chunk;
                 _phase = IoPhase.Receive;
                 int read;
-                if (holdLimited || sessionLimited)
+                if (timed)
                 {
                     var now = Stopwatch.GetTimestamp();
-                    if (now >= nextHoldCheck)
-                    {
-                        _waiting = _server.ClientsWaiting();
-                        if (_waiting > 0)
-                            return DisconnectReason.SlotHoldLimit;
-                        nextHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
-                    }
-                    var limit = BoundReceive(client, now, lastRead, nextHoldCheck);
+                    var limit = _deadlines.BeforeReceive(now, _receive.Current, out var timeout);
                     if (limit.HasValue)
                         return limit.Value;
+                    if (timeout != SessionDeadlines.Keep)
+                        _receive.Set(client, SocketOptionName.ReceiveTimeout, timeout);
                     try
                     {
                         read = client.Receive(_buffer, 0, want);
                     }
                     catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _receive.Shortened)
                     {
-                        continue; // woken early for the slot-hold check or the session cap: the loop's top decides
+                        continue; // woken early for the slot-hold check or the session cap: the deadlines decide
                     }
-                    lastRead = Stopwatch.GetTimestamp();
+                    _deadlines.Read(Stopwatch.GetTimestamp());
                 }
                 else
                 {
@@ -161,20 +162,31 @@ namespace EchoPS.Server.Sessions
                     return DisconnectReason.ServerStopping;
 
                 _phase = IoPhase.Send;
-                _writeStarted = Stopwatch.GetTimestamp();
+                _deadlines.WriteBegins(Stopwatch.GetTimestamp());
                 int sent = 0;
                 while (sent < read)
                 {
-                    // The send timeout bounds the whole write of this chunk, not each syscall: after a partial send
-                    // the next one may wait only for what is left (and never past the session cap).
-                    if (sent > 0 || sessionLimited || _send.Shortened)
+                    long bounded = 0;
+                    if (sent > 0 || timed || _send.Shortened)
                     {
-                        var limit = BoundSend(client, sent > 0, sessionLimited);
+                        bounded = Stopwatch.GetTimestamp();
+                        var limit = _deadlines.BeforeSend(bounded, sent > 0, _send.Current, out var timeout);
                         if (limit.HasValue)
                             return limit.Value;
+                        if (timeout != SessionDeadlines.Keep)
+                            _send.Set(client, SocketOptionName.SendTimeout, timeout);
                     }
                     // Send may write less than asked: finish the chunk before reading more.
-                    int n = client.Send(_buffer, sent, read - sent);
+                    int n;
+                    try
+                    {
+                        n = client.Send(_buffer, sent, read - sent);
+                    }
+                    catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _send.Shortened &&
+                        _deadlines.WokenEarly(Stopwatch.GetTimestamp() - bounded, _send.Current))
+                    {
+                        continue; // woken early for the slot-hold check: the write goes on, its deadlines unchanged
+                    }
                     sent += n;
                     _echoed += n;
                     _server.CountEchoed(n);
@@ -186,104 +198,58 @@ namespace EchoPS.Server.Sessions
         }
 
         /// <summary>
-        /// Sets the receive timeout for the next read: the idle timeout left since the last read, no later than the
-        /// session's end (exactly), and ending near the next slot-hold check (lazily: the timeout is changed only
-        /// when it would overrun that check by more than <see cref="SessionRules.SlotHoldSlack"/>, which takes a few
-        /// changes a session). Returns the limit that has run out, if any.
-        /// </summary>
-        private DisconnectReason? BoundReceive(ClientConnection client, long now, long lastRead, long nextHoldCheck)
-        {
-            long wait = long.MaxValue;
-            if (_options.IdleTimeout > TimeSpan.Zero)
-            {
-                wait = lastRead + SocketTimeouts.Ticks(_options.IdleTimeout) - now;
-                if (wait <= 0)
-                    return DisconnectReason.IdleTimeout;
-            }
-            if (_options.MaxSessionDuration > TimeSpan.Zero)
-            {
-                var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
-                if (left <= 0)
-                    return DisconnectReason.SessionLimit;
-                // Exact, as the session cap always was: the timeout is set for every read.
-                _receive.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, Math.Min(left, nextHoldCheck - now)));
-                return null;
-            }
-            var holdLeft = nextHoldCheck - now;
-            var slack = SocketTimeouts.Ticks(SessionRules.SlotHoldSlack);
-            if (_receive.Current <= Math.Min(wait + SocketTimeouts.Ticks(SessionRules.TimeoutSlack), holdLeft + slack))
-                return null; // the timeout in place ends in time
-            _receive.Set(client, SocketOptionName.ReceiveTimeout, Math.Min(wait, holdLeft / 2 + slack));
-            return null;
-        }
-
-        /// <summary>
-        /// Sets the send timeout for the next send of a write: what is left of the write's send timeout, no later than
-        /// the session's end; the configured timeout again for the first send of a write. Returns the limit that has
-        /// run out, if any.
-        /// </summary>
-        private DisconnectReason? BoundSend(ClientConnection client, bool partWritten, bool sessionLimited)
-        {
-            var now = Stopwatch.GetTimestamp();
-            long wait = long.MaxValue;
-            if (_options.SendTimeout > TimeSpan.Zero)
-            {
-                var sendTimeout = SocketTimeouts.Ticks(_options.SendTimeout);
-                wait = partWritten ? _writeStarted + sendTimeout - now : sendTimeout;
-                if (wait <= 0)
-                    return DisconnectReason.SendTimeout;
-            }
-            if (sessionLimited)
-            {
-                var left = _started + SocketTimeouts.Ticks(_options.MaxSessionDuration) - now;
-                if (left <= 0)
-                    return DisconnectReason.SessionLimit;
-                wait = Math.Min(wait, left);
-            }
-            _send.Set(client, SocketOptionName.SendTimeout, wait);
-            return null;
-        }
-
-        /// <summary>
         /// Ends a connection the server cut off without throwing away echo still in flight. Closing a socket with
         /// unread input makes the kernel send a reset, and a reset discards whatever of the echo the client had not
         /// yet received. So: stop echoing, shut down the sending side (a FIN after the last echoed byte), read and
-        /// discard the client's further input until it closes too, resets, or is quiet with every byte acknowledged,
-        /// for at most <see cref="SessionRules.LingerTimeout"/> (a stop shortens that to what is left of
-        /// <see cref="EchoServer.StopGrace"/>); then close.
+        /// discard the client's further input until it closes too, resets, or <see cref="LingerRule"/> says the
+        /// linger is over (the client has everything, stopped reading, or a stop's grace ran out); then close. Echo
+        /// the client never acknowledged is taken off the counts, so the event never claims echo the client did not get.
         /// </summary>
         private void CloseLingering(ClientConnection client)
         {
-            var deadline = Stopwatch.GetTimestamp() + SocketTimeouts.Ticks(SessionRules.LingerTimeout);
+            var rule = new LingerRule(_options, Stopwatch.GetTimestamp());
+            int? unacknowledged = null;
             try
             {
                 client.ShutdownSend();
+                var quiet = false;
                 while (true)
                 {
-                    var stopping = _server.StopRequested;
                     var now = Stopwatch.GetTimestamp();
-                    var end = stopping ? Math.Min(deadline, _server.StopDeadline) : deadline;
-                    // Stopping, the client having every byte and our FIN is enough: what it sends later is refused by
-                    // a reset, which no longer costs it any echo.
-                    if (now >= end || (stopping && client.Unacknowledged() == 0))
+                    unacknowledged = client.Unacknowledged();
+                    if (rule.IsOver(now, unacknowledged, quiet, _server.StopRequested, _server.StopDeadline) || (rule.MayYield(now) && SlotHoldOver(now)))
                         break;
-                    var waitMicroseconds = (int)Math.Min(SessionRules.LingerSlice.Ticks / 10, (end - now) * 1000000 / Stopwatch.Frequency);
-                    if (client.PollRead(Math.Max(1, waitMicroseconds)))
-                    {
-                        if (client.Receive(_buffer, 0, _buffer.Length) <= 0)
-                            break; // end of stream: nothing more can arrive (a reset throws)
-                    }
-                    else if (client.Unacknowledged() == 0)
-                    {
-                        break; // quiet, and everything we sent is acknowledged
-                    }
+                    unacknowledged = null;
+                    quiet = !client.PollRead((int)(SessionRules.LingerSlice.Ticks / 10));
+                    if (!quiet && client.Receive(_buffer, 0, _buffer.Length) <= 0)
+                        break; // end of stream: nothing more can arrive (a reset throws)
                 }
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
                 // Reset or force-closed by a stop: nothing left to wait for.
+                unacknowledged = null;
+            }
+            var lost = LingerRule.Lost(unacknowledged);
+            if (lost > 0)
+            {
+                _echoed -= lost;
+                _server.CountEchoed(-lost);
+                _lost = lost;
             }
             client.Close();
+        }
+
+        /// <summary>
+        /// Whether the slot-hold limit ends a linger: the session has held the slot that long and another client waits
+        /// (the backlog looked at no more than once a <see cref="SessionRules.SlotHoldRecheck"/>).
+        /// </summary>
+        private bool SlotHoldOver(long now)
+        {
+            if (_options.MaxSlotHold <= TimeSpan.Zero || now < _started + SocketTimeouts.Ticks(_options.MaxSlotHold) || now < _nextLingerHoldCheck)
+                return false;
+            _nextLingerHoldCheck = now + SocketTimeouts.Ticks(SessionRules.SlotHoldRecheck);
+            return _server.ClientsWaiting(lingering: true) > 0;
         }
     }
 

@@ -15,9 +15,9 @@ namespace EchoPS.Server.Sessions
         internal static readonly TimeSpan TimeoutSlack = TimeSpan.FromMilliseconds(50);
 
         /// <summary>
-        /// How long a cut-off connection may linger while the client reads the rest of its echo and closes. The slot
-        /// stays taken meanwhile, so it is short; it ends at once when the client closes or resets, or is quiet with
-        /// everything acknowledged.
+        /// How long a lingering close waits where it cannot tell what the client has (elsewhere than on Linux), and how
+        /// long it goes on once the client has every byte but keeps sending; the shortest window without progress.
+        /// See <see cref="LingerRule"/>: on Linux a linger lasts while the client reads.
         /// </summary>
         internal static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
@@ -58,6 +58,36 @@ namespace EchoPS.Server.Sessions
             }
         }
 
+        /// <summary>
+        /// How a connection that ended for <paramref name="reason"/> is closed: plainly after the client's own close
+        /// (nothing unread); aborted after a reset or an error (nobody to linger for); reset at once after the send
+        /// timeout (the client has proven it does not read); with a lingering close after every other end the server
+        /// chose, so a client that reads gets every byte counted as echoed.
+        /// </summary>
+        internal static CloseKind Closing(DisconnectReason reason)
+        {
+            switch (reason)
+            {
+                case DisconnectReason.ClientClosed: return CloseKind.Plain;
+                case DisconnectReason.ClientReset:
+                case DisconnectReason.Error: return CloseKind.Abort;
+                case DisconnectReason.SendTimeout: return CloseKind.Reset;
+                default: return CloseKind.Linger;
+            }
+        }
+
+        /// <summary>
+        /// The Disconnected event's message, with the echo a close took from a client that stopped reading during the
+        /// lingering close (those bytes are not counted as echoed): "... ; 4096 bytes of echo not acknowledged by the client".
+        /// </summary>
+        internal static string WithLoss(string message, long lost)
+        {
+            if (lost <= 0)
+                return message;
+            var loss = $"{InvariantFormat.Number(lost)} bytes of echo not acknowledged by the client";
+            return message == null ? loss : message + "; " + loss;
+        }
+
         /// <summary>The Disconnected event's message for an Error: "NoBufferSpaceAvailable during send".</summary>
         internal static string DescribeError(SocketError error, IoPhase phase) =>
             $"{error} during {(phase == IoPhase.Receive ? "receive" : "send")}";
@@ -68,8 +98,10 @@ namespace EchoPS.Server.Sessions
             switch (reason)
             {
                 case DisconnectReason.SlotHoldLimit:
-                    return $"held the only slot for {InvariantFormat.Seconds(options.MaxSlotHold)} while {InvariantFormat.Number(waiting)} " +
-                        (waiting == 1 ? "client waited" : "clients waited");
+                    return (options.Slots == 1 ? "held the only slot" : "held a slot")
+                        + $" for {InvariantFormat.Seconds(options.MaxSlotHold)} while "
+                        + (options.Slots == 1 ? "" : $"all {InvariantFormat.Number(options.Slots)} were busy and ")
+                        + $"{InvariantFormat.Number(waiting)} " + (waiting == 1 ? "client waited" : "clients waited");
                 case DisconnectReason.IdleTimeout: return $"sent nothing for {InvariantFormat.Seconds(options.IdleTimeout)}";
                 case DisconnectReason.SendTimeout: return $"did not read its echo for {InvariantFormat.Seconds(options.SendTimeout)}";
                 case DisconnectReason.ByteLimit: return $"reached the cap of {InvariantFormat.Number(options.MaxBytesPerConnection)} bytes";
@@ -78,4 +110,7 @@ namespace EchoPS.Server.Sessions
             }
         }
     }
+
+    /// <summary>How a session closes its connection (see <see cref="SessionRules.Closing"/>).</summary>
+    internal enum CloseKind { Plain, Abort, Reset, Linger }
 }
