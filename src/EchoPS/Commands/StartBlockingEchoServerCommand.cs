@@ -146,6 +146,14 @@ namespace EchoPS.Commands
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
+            // A foreground server writing to a log file: plain text from its first line (ShouldProcess's verbose
+            // line) to its last.
+            using (AsJob ? null : PlainTextWhenRedirected())
+                Run();
+        }
+
+        private void Run()
+        {
             var addressProblem = ListenAddress.Parse(Address, out var address);
             if (addressProblem != null)
             {
@@ -203,12 +211,8 @@ namespace EchoPS.Commands
                 StartJob(options, OpenLog());
                 return;
             }
-            // Plain text from the first line a foreground server writes to a log file to its last.
-            using (PlainTextWhenRedirected())
-            {
-                WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
-                RunInForeground(options, OpenLog());
-            }
+            WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
+            RunInForeground(options, OpenLog());
         }
 
         /// <summary>The -LogPath file opened for appending, or null without -LogPath; a file that cannot be opened is a terminating error.</summary>
