@@ -143,6 +143,38 @@ Describe 'SIGTERM and SIGHUP on a foreground server' {
     }
 }
 
+Describe 'build.ps1 -Task Serve through the dotnet launcher' {
+    It 'kill -TERM of the launcher stops the real server cleanly: port freed, no process left' {
+        if (-not $IsLinux) { Set-ItResult -Skipped -Because 'the launcher watch reads /proc, on Linux'; return }
+        $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
+        $port = Get-FreePort
+        $info = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
+        foreach ($arg in 'pwsh', '-NoProfile', '-NonInteractive', './build.ps1', '-Task', 'Serve', '-Port', "$port", '-NoBuild') { $info.ArgumentList.Add($arg) }
+        $info.WorkingDirectory = $root
+        $info.RedirectStandardOutput = $true
+        $info.RedirectStandardError = $true
+        $launcher = [System.Diagnostics.Process]::Start($info)
+        $stdout = $launcher.StandardOutput.ReadToEndAsync()
+        $serving = { @(Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$' | Where-Object {
+                    $line = Get-Content -Raw "/proc/$($_.Name)/cmdline" -ErrorAction SilentlyContinue
+                    $line -and ($line -replace "`0", ' ') -match "-Task Serve -Port $port " }) }
+        try {
+            Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 60000 | Should -BeTrue
+            & kill -TERM $launcher.Id
+            # Before: the launcher died and the real pwsh kept serving on the port.
+            Wait-Until { Test-PortFree -Port $port } -TimeoutMs 15000 | Should -BeTrue
+            Wait-Until { @(& $serving).Count -eq 0 } -TimeoutMs 15000 | Should -BeTrue
+            $null = $launcher.WaitForExit(10000)
+            $stdout.Result | Should -Match "\sStopped\s+127\.0\.0\.1:$port\s"
+        }
+        finally {
+            foreach ($left in & $serving) { Stop-Process -Id ([int]$left.Name) -Force -ErrorAction SilentlyContinue }
+            if (-not $launcher.HasExited) { $launcher.Kill($true) }
+            $launcher.Dispose()
+        }
+    }
+}
+
 Describe 'Logs fit for a file' {
     It 'redirected output has no ESC byte and every row: Listening, Connected, Disconnected, Stopped' {
         if (-not $IsLinux) { Set-ItResult -Skipped -Because 'stopped by SIGTERM, on Linux'; return }
