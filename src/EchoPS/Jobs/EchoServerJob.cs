@@ -61,9 +61,6 @@ namespace EchoPS.Jobs
         /// <inheritdoc />
         public override bool HasMoreData => Output.Count > 0 || Error.Count > 0;
 
-        /// <summary>The -LogPath file every event is written to, or null.</summary>
-        public string LogPath => _log?.Path;
-
         /// <summary>
         /// Binds the server with events flowing into this job (and into <paramref name="log"/>, which the job then
         /// owns and closes after the Stopped event); throws if it cannot listen.
