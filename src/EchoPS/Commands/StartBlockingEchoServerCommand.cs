@@ -27,6 +27,8 @@ namespace EchoPS.Commands
         // writing out what is still queued.
         private static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(10);
         private static readonly TimeSpan FlushOnStopLimit = TimeSpan.FromSeconds(1);
+        // And how many rows it renders through the table view at most, so that rendering stays well under a second too.
+        private const int FlushOnStopRows = 1000;
 
         private EchoServer _server;
         // Set by StopProcessing only: Ctrl+C or a runspace's Stop(). A downstream Select-Object -First or a downstream
@@ -276,7 +278,8 @@ namespace EchoPS.Commands
                 {
                     do
                     {
-                        if (clock.Elapsed < FlushOnStopLimit)
+                        // The final Stopped event (the server's totals) is always written.
+                        if ((clock.Elapsed < FlushOnStopLimit && rows.Count < FlushOnStopRows) || e.Kind == EchoServerEventKind.Stopped)
                             rows.Add(e);
                         else
                             left++;
@@ -291,8 +294,8 @@ namespace EchoPS.Commands
                 }
                 long dropped = events.TakeDroppedCount();
                 if (left > 0 || dropped > 0)
-                    ui.WriteLine($"{left + dropped} events not written ({left} left when the {FlushOnStopLimit.TotalSeconds:0} s limit " +
-                        $"for writing after Ctrl+C ran out, {dropped} dropped before because the output could not keep up).");
+                    ui.WriteLine($"{left + dropped} events not written ({left} left over the {FlushOnStopLimit.TotalSeconds:0} s and " +
+                        $"{FlushOnStopRows} rows written at most after Ctrl+C, {dropped} dropped before because the output could not keep up).");
             }
             catch (Exception)
             {
