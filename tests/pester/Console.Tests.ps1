@@ -90,16 +90,17 @@ Describe 'Ctrl+C on a terminal' {
         $session = "echops-console-$PID-$(Get-Random -Maximum 100000)"
         $child = Join-Path ([IO.Path]::GetTempPath()) "$session.ps1"
         Set-Content -LiteralPath $child -Value "Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Port $port"
-        # A wide pane, so that the row is not cut; the shell waits after pwsh so the pane can still be read.
-        & tmux new-session -d -s $session -x 160 -y 50 "'$script:Pwsh' -NoProfile -NoLogo -File '$child'; sleep 60"
+        # A wide pane, so that the row is not cut; the shell waits after pwsh so the pane can still be read. A tmux
+        # server of its own (-L): it ends with the session.
+        & tmux -L $session new-session -d -s $session -x 160 -y 50 "'$script:Pwsh' -NoProfile -NoLogo -File '$child'; sleep 60"
         try {
             $LASTEXITCODE | Should -Be 0
-            $pane = { (& tmux capture-pane -p -t $session -S -100) -join "`n" }
+            $pane = { (& tmux -L $session capture-pane -p -t $session -S -100) -join "`n" }
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 30000 | Should -BeTrue
             $client = New-TestClient -Port $port
             try { (Invoke-Echo -Client $client -Bytes ([byte[]](1..5))).Length | Should -Be 5 } finally { $client.Dispose() }
             Wait-Until { (& $pane) -match 'Disconnected' } -TimeoutMs 10000 | Should -BeTrue
-            & tmux send-keys -t $session C-c
+            & tmux -L $session send-keys -t $session C-c
             Wait-Until { (& $pane) -match 'client served' } -TimeoutMs 10000 | Should -BeTrue
             $text = & $pane
             $text | Should -Match 'Stopped by Ctrl\+C; events not yet written:'
@@ -112,7 +113,7 @@ Describe 'Ctrl+C on a terminal' {
             Test-PortFree -Port $port | Should -BeTrue
         }
         finally {
-            & tmux kill-session -t $session 2>$null
+            & tmux -L $session kill-session -t $session 2>$null
             Remove-Item -LiteralPath $child -ErrorAction SilentlyContinue
         }
     }
