@@ -420,8 +420,9 @@ namespace EchoPS.Commands
                 var signals = StopSignals.Register(_ => server.RequestStop());
                 try
                 {
-                    WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C, Stop-BlockingEchoServer" +
-                        (signals.Registered.Count > 0 ? $" or {string.Join(", ", signals.Registered)}" : "") + " stops it.");
+                    var stoppers = new[] { "Ctrl+C", "Stop-BlockingEchoServer" }.Concat(signals.Registered).ToList();
+                    WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; " +
+                        $"{string.Join(", ", stoppers.Take(stoppers.Count - 1))} or {stoppers[stoppers.Count - 1]} stops it.");
                     var sinceWarning = System.Diagnostics.Stopwatch.StartNew();
                     while (true)
                     {
