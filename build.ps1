@@ -8,7 +8,9 @@
             listed with their reasons, the last line sums both, "N passed, N failed[, N skipped]", and the exit code is
             non-zero on any failure. -Repeat N runs the suite N
             times in a row (to catch flaky tests), prints each run's closing line and ends with one line summing all runs.
-    Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C.
+    Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C,
+            SIGTERM or SIGHUP (a clean stop: Stopped event, port freed). Started through `dotnet pwsh`, a watcher
+            passes the launcher's end on as SIGTERM: `kill` of the launcher does not leave the server behind.
     Bench   runs the benchmark (build/Bench.ps1): EchoPS against C and socat peers, table and results/ files.
     Package builds the versioned module folder and .nupkg under out/ (build/Package.ps1).
     Clean   removes build output and restored tools.
@@ -37,7 +39,10 @@ param(
     [int] $Shards = 2,
 
     # Bench: a short smoke run instead of the full measurement.
-    [switch] $Quick
+    [switch] $Quick,
+
+    # Serve: use the module as last built (no build first).
+    [switch] $NoBuild
 )
 
 Set-StrictMode -Version Latest
@@ -206,10 +211,40 @@ function Invoke-Test {
     if ($failedRuns -gt 0) { exit 1 }
 }
 
+# The `dotnet pwsh` launchers (the dotnet CLI and the tool's shim) above this process, nearest first: they do not
+# pass SIGTERM on, so `kill <launcher>` would leave this pwsh serving with its port. Linux only (reads /proc).
+function Get-LauncherChain {
+    if (-not $IsLinux) { return @() }
+    $chain = @()
+    $id = $PID
+    for ($level = 0; $level -lt 2; $level++) {
+        $parent = [int]((Get-Content "/proc/$id/status" -ErrorAction SilentlyContinue | Select-String '^PPid:\s*(\d+)').Matches.Groups[1].Value)
+        if ($parent -le 1) { break }
+        $command = (Get-Content -Raw "/proc/$parent/cmdline" -ErrorAction SilentlyContinue) -replace "`0", ' '
+        if ($command -notmatch 'GlobalTool\.Shim|^\S*dotnet\s+pwsh\b') { break }
+        $chain += $parent
+        $id = $parent
+    }
+    $chain
+}
+
 function Invoke-Serve {
-    Invoke-Build
+    if (-not $NoBuild) { Invoke-Build }
     Import-Module (Join-Path $ModuleDir 'EchoPS.psd1') -Force
-    Start-BlockingEchoServer -Port $Port
+    $launchers = @(Get-LauncherChain)
+    $watcher = $null
+    if ($launchers) {
+        # A small sh loop: once a launcher is gone (or a zombie), SIGTERM to this process stops the server as Ctrl+C
+        # does; it ends by itself when this process ends.
+        $alive = ($launchers + $PID | ForEach-Object { "grep -q '^State:[[:space:]]*[^Z]' /proc/$_/status 2>/dev/null" }) -join ' && '
+        $watcher = Start-Process -FilePath /bin/sh -ArgumentList '-c', "`"while $alive; do sleep 0.5; done; kill -TERM $PID 2>/dev/null`"" -PassThru
+        Write-Host "Serving in process $PID (started through the dotnet launcher $($launchers[-1])): Ctrl+C, or kill -TERM either, stops it cleanly."
+    }
+    else {
+        Write-Host "Serving in process $PID`: Ctrl+C or kill -TERM $PID stops it cleanly."
+    }
+    try { Start-BlockingEchoServer -Port $Port }
+    finally { if ($watcher -and -not $watcher.HasExited) { $watcher.Kill() } }
 }
 
 function Invoke-Clean {

@@ -4,8 +4,10 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
 using EchoPS.Errors;
+using EchoPS.Hosting;
 using EchoPS.Jobs;
 using EchoPS.LockDown;
+using EchoPS.Logging;
 using EchoPS.Server;
 
 namespace EchoPS.Commands
@@ -25,8 +27,13 @@ namespace EchoPS.Commands
         // writing out what is still queued.
         private static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(10);
         private static readonly TimeSpan FlushOnStopLimit = TimeSpan.FromSeconds(1);
+        // And how many rows it renders through the table view at most, so that rendering stays well under a second too.
+        private const int FlushOnStopRows = 1000;
 
         private EchoServer _server;
+        // Set by StopProcessing only: Ctrl+C or a runspace's Stop(). A downstream Select-Object -First or a downstream
+        // error ends the pipeline without it, and such an end is quiet.
+        private volatile bool _stopAsked;
 
         /// <summary>The TCP port to listen on; 0 picks a free port, reported in the Listening event.</summary>
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -66,6 +73,20 @@ namespace EchoPS.Commands
         [Parameter]
         [ValidateNotNull]
         public string[] AllowList { get; set; }
+
+        /// <summary>
+        /// A file that gets every event as one line of JSON (JSON Lines), flushed per event, never payload; it is
+        /// appended to, and moved to "<c>path</c>.1" when it reaches -LogMaxBytes.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string LogPath { get; set; }
+
+        /// <summary>The size in bytes at which -LogPath's file is moved to "<c>path</c>.1" and started again (default 10 MiB).</summary>
+        [Parameter]
+        [WholeNumber]
+        [ValidateRange(EventLogFile.MinMaxBytes, long.MaxValue)]
+        public long LogMaxBytes { get; set; } = EventLogFile.DefaultMaxBytes;
 
         /// <summary>Seconds a client may send nothing before it is cut off (default 60; 0 = never).</summary>
         [Parameter]
@@ -137,6 +158,14 @@ namespace EchoPS.Commands
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
+            // A foreground server writing to a log file: plain text from its first line (ShouldProcess's verbose
+            // line) to its last.
+            using (AsJob ? null : PlainTextWhenRedirected())
+                Run();
+        }
+
+        private void Run()
+        {
             var addressProblem = ListenAddress.Parse(Address, out var address);
             if (addressProblem != null)
             {
@@ -189,17 +218,40 @@ namespace EchoPS.Commands
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
-            WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
             if (AsJob)
-                StartJob(options);
-            else
-                RunInForeground(options);
+            {
+                WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
+                StartJob(options, OpenLog());
+                return;
+            }
+            WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
+            RunInForeground(options, OpenLog());
+        }
+
+        /// <summary>The -LogPath file opened for appending, or null without -LogPath; a file that cannot be opened is a terminating error.</summary>
+        private EventLogFile OpenLog()
+        {
+            if (LogPath == null)
+                return null;
+            string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LogPath);
+            try
+            {
+                var log = new EventLogFile(path, LogMaxBytes);
+                WriteVerbose($"Logging every event to {path} (JSON Lines, moved to {path}.1 at {LogMaxBytes} bytes).");
+                return log;
+            }
+            catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException || ex is NotSupportedException || ex is ArgumentException)
+            {
+                ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidLogPath", $"-LogPath: cannot open '{path}' for appending: {ex.Message}", LogPath));
+                return null;
+            }
         }
 
         /// <inheritdoc />
         protected override void StopProcessing()
         {
             // Ctrl+C: closing the sockets wakes the server thread wherever it is blocked.
+            _stopAsked = true;
             _server?.RequestStop();
         }
 
@@ -218,8 +270,9 @@ namespace EchoPS.Commands
 
         /// <summary>
         /// After Ctrl+C: writes the events the pipeline can no longer take (the one being written, then the queue up to
-        /// the server's Stopped event) to the host as plain lines, for at most <see cref="FlushOnStopLimit"/>, and
-        /// says how many were not written. Never throws: the pipeline is stopping already.
+        /// the server's Stopped event) to the host, as the rows of the events' normal view, taking at most
+        /// <see cref="FlushOnStopLimit"/> to collect them, and says how many were not written. Never throws: the
+        /// pipeline is stopping already.
         /// </summary>
         private void WriteQueuedToHost(EchoServerEvent writing, ServerEventQueue events)
         {
@@ -229,34 +282,73 @@ namespace EchoPS.Commands
                 if (ui == null)
                     return;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                long written = 0, left = 0;
+                var rows = new List<EchoServerEvent>();
+                long left = 0;
                 var e = writing;
                 if (e != null || events.TryTake(out e))
                 {
-                    ui.WriteLine("Stopped by Ctrl+C; events not yet written:");
                     do
                     {
-                        if (clock.Elapsed < FlushOnStopLimit)
-                        {
-                            ui.WriteLine(e.ToString());
-                            written++;
-                        }
+                        // The final Stopped event (the server's totals) is always written.
+                        if ((clock.Elapsed < FlushOnStopLimit && rows.Count < FlushOnStopRows) || e.Kind == EchoServerEventKind.Stopped)
+                            rows.Add(e);
                         else
-                        {
                             left++;
-                        }
                     }
                     while (events.TryTake(out e));
                 }
+                if (rows.Count > 0)
+                {
+                    ui.WriteLine("Stopped by Ctrl+C; events not yet written:");
+                    foreach (var line in RenderRows(rows))
+                        ui.WriteLine(line);
+                }
                 long dropped = events.TakeDroppedCount();
                 if (left > 0 || dropped > 0)
-                    ui.WriteLine($"{left + dropped} events not written ({left} left when the {FlushOnStopLimit.TotalSeconds:0} s limit " +
-                        $"for writing after Ctrl+C ran out, {dropped} dropped before because the output could not keep up).");
+                    ui.WriteLine($"{left + dropped} events not written ({left} left over the {FlushOnStopLimit.TotalSeconds:0} s and " +
+                        $"{FlushOnStopRows} rows written at most after Ctrl+C, {dropped} dropped before because the output could not keep up).");
             }
             catch (Exception)
             {
                 // A host that cannot write any more: nothing else can be done with these events.
             }
+        }
+
+        /// <summary>
+        /// The events as the host shows them (their default view, through Out-String at the host's width, in a nested
+        /// pipeline of this runspace); their one-line text if the view cannot be reached.
+        /// </summary>
+        private IEnumerable<string> RenderRows(List<EchoServerEvent> rows)
+        {
+            try
+            {
+                int width = 120;
+                try
+                {
+                    width = Math.Max(80, Host.UI.RawUI.BufferSize.Width);
+                }
+                catch (Exception)
+                {
+                    // A host without a buffer: the default width.
+                }
+                using (var ps = PowerShell.Create(RunspaceMode.CurrentRunspace))
+                {
+                    ps.AddCommand("Out-String").AddParameter("Stream").AddParameter("Width", width);
+                    var lines = ps.Invoke<string>(rows).ToList();
+                    // Out-String's leading and trailing blank lines frame a table on a console; here they are noise.
+                    while (lines.Count > 0 && string.IsNullOrWhiteSpace(lines[0]))
+                        lines.RemoveAt(0);
+                    while (lines.Count > 0 && string.IsNullOrWhiteSpace(lines[lines.Count - 1]))
+                        lines.RemoveAt(lines.Count - 1);
+                    if (lines.Count > 0 && !ps.HadErrors)
+                        return lines;
+                }
+            }
+            catch (Exception)
+            {
+                // Fall back to plain lines below.
+            }
+            return rows.Select(row => row.ToString());
         }
 
         /// <summary>
@@ -289,12 +381,12 @@ namespace EchoPS.Commands
             }
         }
 
-        private void StartJob(EchoServerOptions options)
+        private void StartJob(EchoServerOptions options, EventLogFile log)
         {
             var job = new EchoServerJob(DescribeInvocation());
             try
             {
-                job.Start(options);
+                job.Start(options, log);
             }
             catch (EchoServerStartException ex)
             {
@@ -310,12 +402,17 @@ namespace EchoPS.Commands
             WriteObject(job);
         }
 
-        private void RunInForeground(EchoServerOptions options)
+        private void RunInForeground(EchoServerOptions options, EventLogFile log)
         {
-            // Events arrive on the server thread; only this (the pipeline) thread may write them out.
+            // Events arrive on the server thread; only this (the pipeline) thread may write them out. The log, if any,
+            // gets every event, also those the queue drops when the output cannot keep up.
+            using (log)
             using (var events = new ServerEventQueue())
             {
-                _server = EchoServer.Create(options, events.Post, EchoServerJob.NewServerId());
+                Action<EchoServerEvent> deliver = events.Post;
+                if (log != null)
+                    deliver = e => { log.Write(e); events.Post(e); };
+                _server = EchoServer.Create(options, deliver, EchoServerJob.NewServerId());
                 try
                 {
                     _server.Start();
@@ -328,9 +425,15 @@ namespace EchoPS.Commands
                 EchoServerRegistry.Add(_server);
                 WarnIfExposed(_server);
                 EchoServerEvent writing = null;
+                // SIGTERM and SIGHUP stop the server as Ctrl+C does, but the pipeline goes on: every event, Stopped
+                // included, is written out as usual. Only while this server runs.
+                var server = _server;
+                var signals = StopSignals.Register(_ => server.RequestStop());
                 try
                 {
-                    WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; Ctrl+C or Stop-BlockingEchoServer stops it.");
+                    var stoppers = new[] { "Ctrl+C", "Stop-BlockingEchoServer" }.Concat(signals.Registered).ToList();
+                    WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; " +
+                        $"{string.Join(", ", stoppers.Take(stoppers.Count - 1))} or {stoppers[stoppers.Count - 1]} stops it.");
                     var sinceWarning = System.Diagnostics.Stopwatch.StartNew();
                     while (true)
                     {
@@ -354,19 +457,75 @@ namespace EchoPS.Commands
                         if (e.Kind == EchoServerEventKind.Stopped)
                             break;
                     }
+                    if (signals.Received != null)
+                        WriteVerbose($"Stopped by {signals.Received}.");
+                    WarnIfLogFailed(log);
                 }
                 catch (PipelineStoppedException)
                 {
-                    // Ctrl+C: the pipeline takes no more output, so what is still queued goes to the host as text.
                     _server.Stop(StopWait);
-                    WriteQueuedToHost(writing, events);
+                    // Ctrl+C (or a runspace's Stop()): the pipeline takes no more output, so what is still queued goes
+                    // to the host. An early end downstream (Select-Object -First, which asks no stop) is quiet: its
+                    // consumer has what it wanted, and the rest is dropped (the log, if any, has it all).
+                    if (_stopAsked)
+                        WriteQueuedToHost(writing, events);
                     throw;
                 }
                 finally
                 {
+                    signals.Dispose();
                     // Also reached when a downstream Select-Object -First ends the pipeline: the server must not outlive it.
                     _server.Stop(StopWait);
                 }
+            }
+        }
+
+        private void WarnIfLogFailed(EventLogFile log)
+        {
+            if (log != null && log.Failures > 0)
+                WriteWarning($"{log.Failures} events could not be written to {log.Path}: {log.LastFailure}");
+        }
+
+        /// <summary>
+        /// When this console's output goes to a file or a pipe (a log, a service manager), tables are rendered as plain
+        /// text while the server runs: $PSStyle.OutputRendering 'Host' still writes colour codes there. Restored on
+        /// Dispose. Null when nothing needs changing (a terminal, another host, Windows PowerShell without $PSStyle).
+        /// </summary>
+        private IDisposable PlainTextWhenRedirected()
+        {
+            try
+            {
+                if (Host?.Name != "ConsoleHost" || !Console.IsOutputRedirected)
+                    return null;
+                var style = SessionState.PSVariable.GetValue("PSStyle") is object value ? PSObject.AsPSObject(value) : null;
+                var rendering = style?.Properties["OutputRendering"];
+                if (rendering == null || rendering.Value?.ToString() == "PlainText")
+                    return null;
+                var before = rendering.Value;
+                rendering.Value = "PlainText";
+                return new Restore(() => rendering.Value = before);
+            }
+            catch (Exception ex) when (ex is ExtendedTypeSystemException || ex is InvalidOperationException || ex is System.IO.IOException)
+            {
+                return null;
+            }
+        }
+
+        private sealed class Restore : IDisposable
+        {
+            private Action _undo;
+            public Restore(Action undo) => _undo = undo;
+            public void Dispose()
+            {
+                try
+                {
+                    _undo?.Invoke();
+                }
+                catch (Exception ex) when (ex is ExtendedTypeSystemException || ex is InvalidOperationException)
+                {
+                    // The session is going away: nothing to restore.
+                }
+                _undo = null;
             }
         }
     }

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
 using EchoPS.Errors;
+using EchoPS.Logging;
 using EchoPS.Server;
 
 namespace EchoPS.Jobs
@@ -16,6 +17,8 @@ namespace EchoPS.Jobs
         private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
         private EchoServer _server;
         private Runspace _owner;
+        private EventLogFile _log;
+        private int _logFailureWarned;
         private long _dropped;
         private long _unreported;
 
@@ -58,9 +61,13 @@ namespace EchoPS.Jobs
         /// <inheritdoc />
         public override bool HasMoreData => Output.Count > 0 || Error.Count > 0;
 
-        /// <summary>Binds the server with events flowing into this job; throws if it cannot listen.</summary>
-        internal void Start(EchoServerOptions options)
+        /// <summary>
+        /// Binds the server with events flowing into this job (and into <paramref name="log"/>, which the job then
+        /// owns and closes after the Stopped event); throws if it cannot listen.
+        /// </summary>
+        internal void Start(EchoServerOptions options, EventLogFile log = null)
         {
+            _log = log;
             _server = EchoServer.Create(options, OnServerEvent, Id);
             SetJobState(JobState.Running);
             try
@@ -71,6 +78,7 @@ namespace EchoPS.Jobs
             }
             catch
             {
+                _log?.Dispose();
                 SetJobState(JobState.Failed);
                 throw;
             }
@@ -100,7 +108,10 @@ namespace EchoPS.Jobs
         protected override void Dispose(bool disposing)
         {
             if (disposing)
+            {
                 _server?.Dispose();
+                _log?.Dispose();
+            }
             base.Dispose(disposing);
         }
 
@@ -109,6 +120,14 @@ namespace EchoPS.Jobs
 
         private void OnServerEvent(EchoServerEvent e)
         {
+            // The log gets every event, also those dropped below; a failing log is warned of once.
+            var log = _log;
+            if (log != null)
+            {
+                log.Write(e);
+                if (log.Failures > 0 && Interlocked.Exchange(ref _logFailureWarned, 1) == 0)
+                    Warning.Add(new WarningRecord($"Events could not be written to {log.Path}: {log.LastFailure}"));
+            }
             // PSDataCollection is thread-safe: the server thread (and the event folder's timer) may add to it directly.
             // Bounded like a foreground server's queue: an undrained job under a flood keeps at most this many events,
             // and says how many it dropped (as a warning, once there is room again). Stopped is always kept.
@@ -132,6 +151,7 @@ namespace EchoPS.Jobs
                 var owner = _owner;
                 if (owner != null)
                     owner.StateChanged -= OnOwnerStateChanged;
+                log?.Dispose();
                 SetJobState(_server.State == EchoServerState.Failed ? JobState.Failed : JobState.Stopped);
             }
         }

@@ -14,7 +14,9 @@ namespace EchoPS.Client
         /// <summary>
         /// Starts every client at the same moment; each connects, sends one message, waits for its echo, holds its
         /// connection, then closes. Against a server that serves one client at a time, client k waits for the
-        /// k-1 before it: the queue becomes visible as a staircase of waits.
+        /// k-1 before it: the queue becomes visible as a staircase of waits. Clients are numbered in the order they
+        /// were served (the moment their first echoed byte arrived), not the order their threads started, so
+        /// "client k" is the k-th served; clients that got no echo come last.
         /// </summary>
         private void MeasureConcurrency(IPAddress[] addresses, EchoRoundTripResult result)
         {
@@ -23,13 +25,16 @@ namespace EchoPS.Client
             var waits = new EchoClientWait[clients];
             var tallies = new Tally[clients];
             var threads = new Thread[clients];
+            // When each client's first echoed byte arrived (Stopwatch ticks; 0 = never): the order of service.
+            var servedAt = new long[clients];
             using (var go = new ManualResetEvent(false))
             {
                 for (int i = 0; i < clients; i++)
                 {
                     var wait = waits[i] = new EchoClientWait { Client = i + 1 };
                     var tally = tallies[i] = new Tally();
-                    threads[i] = new Thread(() => RunClient(wait, tally, addresses, pattern, go)) { IsBackground = true, Name = $"EchoPS client {i + 1}" };
+                    int index = i;
+                    threads[i] = new Thread(() => RunClient(wait, tally, addresses, pattern, go, servedAt, index)) { IsBackground = true, Name = $"EchoPS client {i + 1}" };
                     threads[i].Start();
                 }
                 go.Set();
@@ -41,8 +46,13 @@ namespace EchoPS.Client
 
             foreach (var tally in tallies)
                 tally.AddTo(result);
-            // Served order reads best: against a one-at-a-time server the waits form a staircase of hold times.
-            result.Clients = waits.OrderBy(w => w.WaitMs ?? double.MaxValue).ToArray();
+            // Numbered and listed in the order of service: against a one-at-a-time server client k waits about k-1
+            // hold times, a staircase. Clients with no echo keep their start order, after the served ones.
+            result.Clients = Enumerable.Range(0, clients)
+                .OrderBy(i => servedAt[i] == 0 ? long.MaxValue : servedAt[i]).ThenBy(i => i)
+                .Select(i => waits[i]).ToArray();
+            for (int k = 0; k < result.Clients.Length; k++)
+                result.Clients[k].Client = k + 1;
             result.RoundTrips = waits.Count(w => w.Status == EchoRoundTripStatus.Success);
             result.Address = waits.Select(w => w.Address).FirstOrDefault(a => a != null) ?? addresses[0].ToString();
             result.Message = SummariseWaits(result.Clients);
@@ -77,7 +87,8 @@ namespace EchoPS.Client
         /// One client: connects, exchanges its message through the same guarded exchange as round-trip mode (so a
         /// message of any size cannot deadlock), holds, then sends its FIN and expects exactly its bytes back.
         /// </summary>
-        private void RunClient(EchoClientWait wait, Tally tally, IPAddress[] addresses, RepeatingPattern pattern, WaitHandle go)
+        private void RunClient(EchoClientWait wait, Tally tally, IPAddress[] addresses, RepeatingPattern pattern, WaitHandle go,
+            long[] servedAt, int index)
         {
             // Runs on its own thread: everything is caught, since an escaping exception would end the host process.
             Socket socket = null;
@@ -121,7 +132,10 @@ namespace EchoPS.Client
             finally
             {
                 if (firstByteAt != 0)
+                {
                     wait.WaitMs = LatencyStats.ToMs(firstByteAt - start);
+                    servedAt[index] = firstByteAt;
+                }
                 Close(socket);
             }
         }
