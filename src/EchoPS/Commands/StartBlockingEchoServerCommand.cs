@@ -125,6 +125,9 @@ namespace EchoPS.Commands
         public SwitchParameter AsJob { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => ModuleSessionData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             var addressProblem = ListenAddress.Parse(Address, out var address);
