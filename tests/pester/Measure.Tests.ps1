@@ -191,7 +191,7 @@ Describe 'Measure-EchoServer: report, views, input and stopping' {
 
     It 'shows one row per server with ratios, also for deserialized results' {
         $copy = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($measured))
-        $text = $copy | Format-Table | Out-String -Width 200
+        $text = $copy | Format-Table -View Wide | Out-String -Width 200
         $text | Should -Match 'xCapacity'
         $text | Should -Match "EchoPS\s.*\s1/$N\s"
         ($copy | Format-List | Out-String) | Should -Match 'SlotWaitsMs'

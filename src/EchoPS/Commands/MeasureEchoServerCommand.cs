@@ -137,6 +137,9 @@ namespace EchoPS.Commands
         public string Path { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => ModuleSessionData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             try

@@ -133,6 +133,24 @@ namespace EchoPS.Measure
         /// <summary>When the measurement started (local time).</summary>
         public DateTime Timestamp { get; internal set; }
 
+        // Display figures for the format views (module/EchoPS.Format.ps1xml): plain properties, so that the views need no
+        // script block and read a deserialized copy the same way.
+
+        /// <summary>Display: <see cref="RttP50Ms"/> in microseconds.</summary>
+        public double? RttP50Us => RttP50Ms * 1000;
+
+        /// <summary>Display: <see cref="RttP99Ms"/> in microseconds.</summary>
+        public double? RttP99Us => RttP99Ms * 1000;
+
+        /// <summary>Display: <see cref="RttP999Ms"/> in microseconds.</summary>
+        public double? RttP999Us => RttP999Ms * 1000;
+
+        /// <summary>Display: slots served of clients tried, "1/8"; empty when the figure was not measured.</summary>
+        public string SlotsText => Slots == null ? null : Slots.Value.ToString("0.#", System.Globalization.CultureInfo.CurrentCulture) + "/" + SlotClients;
+
+        /// <summary>Display: connections echoed of those asked for, "1000/1000"; empty when the figure was not measured.</summary>
+        public string CapacityText => CapacityEchoed == null ? null : CapacityEchoed.Value.ToString("0.#", System.Globalization.CultureInfo.CurrentCulture) + "/" + CapacityRequested;
+
         /// <inheritdoc />
         public override string ToString() => $"{Name} {Target} errors {ErrorCount}";
     }

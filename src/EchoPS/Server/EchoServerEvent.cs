@@ -123,6 +123,39 @@ namespace EchoPS.Server
         /// <summary>The sources with the most folded events, busiest first: "127.0.0.1 (12000), ::1 (3)" (Summary).</summary>
         public string BusiestSources { get; private set; }
 
+        // Display text for the format views (module/EchoPS.Format.ps1xml), made here so that the views read plain
+        // properties: cheap per row (no script block on a server's output path) and the same on a deserialized copy,
+        // which carries these as text. Made only when read: a folded event is never read.
+
+        /// <summary>Display: the client's endpoint, or the server's for server events (Listening, Stopped, Summary, Error).</summary>
+        public string Endpoint => RemoteEndPoint ?? LocalEndPoint;
+
+        /// <summary>Display: <see cref="BytesEchoed"/> for people ("1.5 KiB"), on the events that count bytes; empty on others.</summary>
+        public string EchoedText =>
+            Kind == EchoServerEventKind.Disconnected || Kind == EchoServerEventKind.Stopped || Kind == EchoServerEventKind.Summary
+                ? Formatting.DisplayFormat.Bytes(BytesEchoed)
+                : null;
+
+        /// <summary>Display: <see cref="DurationMs"/> with the precision that matters at its size; empty without a duration.</summary>
+        public string DurationText => Formatting.DisplayFormat.Milliseconds(DurationMs);
+
+        /// <summary>
+        /// Display: the reason and the detail in one text, "ClientReset: ConnectionReset", "NotAllowed: 127.0.0.2 is not
+        /// in the allowlist", "12 clients served" (Stopped); the table view wraps it rather than cut it.
+        /// </summary>
+        public string ReasonDetail
+        {
+            get
+            {
+                string detail = Kind == EchoServerEventKind.Stopped
+                    ? $"{ClientsServed} {(ClientsServed == 1 ? "client" : "clients")} served"
+                    : Message;
+                if (Reason == null)
+                    return detail;
+                return string.IsNullOrEmpty(detail) ? Reason.ToString() : Reason + ": " + detail;
+            }
+        }
+
         /// <summary>The exception behind an Error event; kept out of the public shape so that serialized events stay flat.</summary>
         internal Exception Exception { get; private set; }
 
