@@ -166,10 +166,13 @@ Describe 'The recipes in <Page>' -ForEach $pageCases {
 
     It 'show how to stop every server they start in the background' {
         # Per section: a code line that starts a server job (-AsJob) or a process in the background (a shell line
-        # ending in &) needs a line in the same section's code that stops it.
-        $sections = (Get-Content $Path -Raw) -split '(?m)^(?=#{1,3} )'
+        # ending in &) needs a line in the same section's code that stops it. In the plain-text about topic, a
+        # section is an upper-case heading's text, all of it (its examples are indented, their clean-up may be prose).
+        $markdown = $Path -like '*.md'
+        $sections = (Get-Content $Path -Raw) -split $(if ($markdown) { '(?m)^(?=#{1,3} )' } else { '(?m)^(?=[A-Z][A-Z'' :-]+\r?$)' })
         foreach ($section in $sections) {
-            $code = [regex]::Matches($section, '(?ms)^```[a-z]*\r?\n(.*?)^```').ForEach({ $_.Groups[1].Value }) -join "`n"
+            $code = if (-not $markdown) { $section }
+            else { [regex]::Matches($section, '(?ms)^```[a-z]*\r?\n(.*?)^```').ForEach({ $_.Groups[1].Value }) -join "`n" }
             $code = $code -replace '(?m)\s+#.*$', ''
             $starts = [regex]::Matches($code, '(?m)^.*(Start-BlockingEchoServer[^\r\n]*-AsJob|&\s*$)')
             if ($starts.Count) {
