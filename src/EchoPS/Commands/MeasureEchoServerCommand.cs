@@ -115,6 +115,25 @@ namespace EchoPS.Commands
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
+        /// <summary>CPUs the servers it starts are pinned to (a taskset list: "1", "0-1"). Default: the measurer's own CPUs when the measurer is pinned; otherwise not pinned.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string ServerCpu { get; set; }
+
+        /// <summary>Seconds a server it starts may take to listen (fractions allowed); it is stopped, with its output in the error, when it does not. Default 120.</summary>
+        [Parameter]
+        [ValidateRange(0.1, 3600.0)]
+        public double StartTimeoutSec { get; set; }
+
+        /// <summary>The process of each host:port target to observe, in the order of the targets (0: find it from its port).</summary>
+        [Parameter]
+        [ValidateRange(0, int.MaxValue)]
+        public int[] ProcessId { get; set; }
+
+        /// <summary>An extra pass per local server under strace -f -c (syscalls per echo and per connection) and perf stat, never mixed into the timed figures.</summary>
+        [Parameter]
+        public SwitchParameter Trace { get; set; }
+
         /// <inheritdoc />
         protected override void ProcessRecord()
         {
@@ -224,6 +243,7 @@ namespace EchoPS.Commands
             if (IsBound(nameof(CapacityWaitSec))) o.CapacityWait = TimeSpan.FromSeconds(CapacityWaitSec);
             if (IsBound(nameof(TimeoutSec))) o.Timeout = TimeSpan.FromSeconds(TimeoutSec);
             o.BaselineIndex = BaselineIndex();
+            ServerOptions(o);
             return o;
         }
 
@@ -243,17 +263,21 @@ namespace EchoPS.Commands
             return index;
         }
 
-        /// <summary>"host:port", "[v6]:port" or "label=host:port".</summary>
-        internal static MeasureTarget ParseTarget(string text)
+        /// <summary>"host:port", "[v6]:port", a command line with {port}, "EchoPS"; each optionally "label=...".</summary>
+        internal MeasureTarget ParseTarget(string text)
         {
             string value = text?.Trim() ?? string.Empty;
             string label = null;
             int equals = value.IndexOf('=');
-            if (equals >= 0)
+            if (equals >= 0 && value.Substring(0, equals).IndexOfAny(new[] { ' ', '{', '/' }) < 0)
             {
                 label = value.Substring(0, equals);
                 value = value.Substring(equals + 1).Trim();
             }
+            if (value.Contains("{port}"))
+                return MeasureTarget.ForCommand(label, value);
+            if (string.Equals(value, BuiltInServer, StringComparison.OrdinalIgnoreCase))
+                return MeasureTarget.ForCommand(label ?? BuiltInServer, EchoPSCommand());
             int colon = value.LastIndexOf(':');
             string host = colon > 0 ? value.Substring(0, colon) : string.Empty;
             if (host.StartsWith("[", StringComparison.Ordinal) && host.EndsWith("]", StringComparison.Ordinal))
@@ -263,10 +287,58 @@ namespace EchoPS.Commands
             if (host.Length == 0 || !int.TryParse(value.Substring(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port)
                 || port < 1 || port > 65535)
                 throw new ArgumentException(
-                    $"Target '{text}' is not host:port: use e.g. 127.0.0.1:8080, [::1]:8080 or localhost:7, optionally labelled as name=host:port; the port is 1 to 65535.");
+                    $"Target '{text}' is not host:port, a command with {{port}} or EchoPS: use e.g. 127.0.0.1:8080, [::1]:8080, localhost:7, 'fork=./fork_server {{port}}' or EchoPS, optionally labelled as name=...; the port is 1 to 65535.");
             return new MeasureTarget(label, host, port);
         }
 
         private bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
+
+        /// <summary>The target name that starts EchoPS's own server (a fresh pwsh with this module).</summary>
+        internal const string BuiltInServer = "EchoPS";
+
+        /// <summary>The command line of EchoPS's server in a pwsh of its own: the real pwsh (not the dotnet launcher), this module.</summary>
+        private string EchoPSCommand()
+        {
+            string home = SessionState.PSVariable.GetValue("PSHOME") as string ?? string.Empty;
+            string pwsh = System.IO.Path.Combine(home, "pwsh");
+            if (!File.Exists(pwsh))
+                pwsh = System.Diagnostics.Process.GetCurrentProcess().MainModule?.FileName ?? "pwsh";
+            string manifest = System.IO.Path.Combine(MyInvocation.MyCommand.Module?.ModuleBase ?? System.IO.Path.GetDirectoryName(typeof(MeasureEchoServerCommand).Assembly.Location), "EchoPS.psd1");
+            return $"'{pwsh}' -NoProfile -NonInteractive -Command \"Import-Module '{manifest}'; Start-BlockingEchoServer -Port {{port}}\"";
+        }
+
+        /// <summary>The server-side options: pinning, start timeout, process ids, tracing, where output goes.</summary>
+        private void ServerOptions(MeasureOptions o)
+        {
+            if (IsBound(nameof(StartTimeoutSec)))
+                o.StartTimeout = TimeSpan.FromSeconds(StartTimeoutSec);
+            o.Trace = Trace;
+            o.TraceCount = Math.Max(2, Math.Min(o.ConnectionCount, o.RoundTripCount));
+            o.WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+            if (Path != null)
+                o.ServerOutputFolder = System.IO.Path.Combine(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), "servers");
+            if (ServerCpu != null)
+            {
+                if (ProcFs.ParseCpuList(ServerCpu) == null)
+                    ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidServerCpu",
+                        $"-ServerCpu '{ServerCpu}' is not a CPU list: use CPU numbers and ranges as taskset -c takes them, e.g. 1 or 0-1 or 0,2.", ServerCpu));
+                o.ServerCpus = ServerCpu;
+            }
+            else
+            {
+                var mine = ProcFs.Affinity();
+                int? machine = ProcFs.MachineCpus();
+                if (mine != null && machine != null && mine.Count < machine)
+                    o.ServerCpus = ProcFs.FormatCpuList(mine);
+            }
+            if (ProcessId != null)
+            {
+                if (ProcessId.Length != _targets.Count)
+                    ThrowTerminatingError(EchoErrors.InvalidArgument("ProcessIdCount",
+                        $"-ProcessId has {ProcessId.Length} value(s) for {_targets.Count} target(s): give one per target, in order (0: find it from its port).", ProcessId));
+                for (int i = 0; i < ProcessId.Length; i++)
+                    _targets[i].ProcessId = ProcessId[i];
+            }
+        }
     }
 }

@@ -1,0 +1,222 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net;
+
+namespace EchoPS.Measure
+{
+    /// <summary>
+    /// The server's side of a measurement: starting command targets (pinned, in a cgroup of their own) and stopping
+    /// their whole tree, observing every local server's cost before and after each figure, the traced pass, and
+    /// the environment the run had.
+    /// </summary>
+    public sealed partial class EchoServerMeasurer
+    {
+        private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+        private MeasureEnvironment _environment;
+
+        /// <summary>Starts command targets, then finds the process of every local host:port target.</summary>
+        private void StartServers(TargetState[] states, Action<MeasureProgress> onProgress)
+        {
+            string folder = _options.ServerOutputFolder ?? Path.Combine(Path.GetTempPath(), "echops-measure-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            foreach (var state in states)
+            {
+                var side = state.Side;
+                var target = state.Target;
+                if (target.Command != null)
+                {
+                    onProgress?.Invoke(new MeasureProgress(0, "Starting the servers", target.ToString()));
+                    try
+                    {
+                        side.Started = ServerProcess.Start(target.Name, target.Command, _options.WorkingDirectory, folder,
+                            _options.ServerCpus, _options.StartTimeout, () => _cancelled);
+                    }
+                    catch (ServerStartException ex)
+                    {
+                        state.Notes.Add("Not measured: " + ex.Message);
+                        state.Errors.Add(MeasureFigure.None, "NotStarted", ex.Message);
+                        side.NotObserved = "the server did not start";
+                        continue;
+                    }
+                    target.Port = side.Started.Port;
+                    side.Notes.AddRange(side.Started.Notes);
+                    side.Observer = ServerObserver.ForStarted(side.Started);
+                }
+                else
+                    side.Observer = FindLocal(state);
+                side.Observer?.StartSampling();
+            }
+            _environment = MeasureEnvironment.Begin(_options.ServerCpus, states.Select(s => s.Side.Observer).Where(o => o != null).ToArray());
+        }
+
+        /// <summary>The process behind a host:port target on this machine (by -ProcessId or its port); null with a note elsewhere.</summary>
+        private static ServerObserver FindLocal(TargetState state)
+        {
+            var side = state.Side;
+            var target = state.Target;
+            if (!ProcFs.Available)
+            {
+                side.NotObserved = "not Linux: no /proc to read";
+                return null;
+            }
+            int pid = target.ProcessId;
+            string how = "given by -ProcessId";
+            if (pid == 0)
+            {
+                if (!IsLocal(target.Host))
+                {
+                    side.NotObserved = $"{target.Host} is not this machine";
+                    return null;
+                }
+                int? found = ServerObserver.FindListener(target.Port, out string why);
+                if (found == null)
+                {
+                    side.NotObserved = why;
+                    return null;
+                }
+                pid = found.Value;
+                how = $"found listening on port {target.Port}";
+            }
+            try
+            {
+                return ServerObserver.ForProcess(pid, how, side.Notes);
+            }
+            catch (ArgumentException ex)
+            {
+                side.NotObserved = ex.Message;
+                return null;
+            }
+        }
+
+        private static bool IsLocal(string host)
+        {
+            if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+                return true;
+            if (!IPAddress.TryParse(host.Trim('[', ']'), out var address))
+                return false; // a name is not resolved here: only literal and localhost targets are observed
+            if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+                return true;
+            try
+            {
+                return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                    .SelectMany(n => n.GetIPProperties().UnicastAddresses).Any(u => u.Address.Equals(address));
+            }
+            catch (System.Net.NetworkInformation.NetworkInformationException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>Runs one figure between two snapshots of the server's counters.</summary>
+        private void Observed(MeasureFigure figure, TargetState state, MeasureRound round, int capacity, Action measure)
+        {
+            var side = state.Side;
+            var observer = side.Observer;
+            var before = observer?.Snapshot();
+            side.LastOperations = 0;
+            measure();
+            if (observer == null)
+                return;
+            var after = observer.Snapshot();
+            double ops = Operations(figure, side.LastOperations, capacity);
+            while (side.Rounds.Count < round.Round)
+                side.Rounds.Add(new Dictionary<MeasureFigure, ServerFigureCost>());
+            side.Rounds[round.Round - 1][figure] = ServerSide.Between(figure, before, after, ops);
+        }
+
+        private double Operations(MeasureFigure figure, double streamed, int capacity)
+        {
+            switch (figure)
+            {
+                case MeasureFigure.RoundTrip: return _options.RoundTripCount + 1; // the warm-up echo too
+                case MeasureFigure.Stream: return streamed;
+                case MeasureFigure.Connections: return _options.ConnectionCount;
+                case MeasureFigure.Slots: return _options.SlotClients;
+                default: return capacity;
+            }
+        }
+
+        /// <summary>Stops every server the measurer started (whole tree), and moves observed processes back.</summary>
+        private void StopServers(TargetState[] states)
+        {
+            foreach (var state in states)
+            {
+                var side = state.Side;
+                side.Observer?.Dispose();
+                if (side.Started != null)
+                {
+                    side.Started.Stop(_options.StopGrace);
+                    foreach (var note in side.Started.Notes.Where(n => !side.Notes.Contains(n)))
+                        side.Notes.Add(note);
+                }
+            }
+        }
+
+        /// <summary>The environment's end, then the traced pass of every observed server (when asked).</summary>
+        private void TraceServers(TargetState[] states)
+        {
+            _environment?.End(Setup);
+            if (!_options.Trace)
+                return;
+            foreach (var state in states.Where(s => s.EndPoint != null))
+            {
+                if (state.Side.Observer == null)
+                {
+                    state.Side.TraceNote = "Not traced: " + (state.Side.NotObserved ?? "no process to trace") + ".";
+                    continue;
+                }
+                SyscallTrace.Run(state.Side, state.Side.Observer, _options.TraceCount,
+                    () => { var o = ClientOptions(state, Client.EchoTestMode.RoundTrip); o.Count = _options.TraceCount - 1; RunClient(o, state.Address); },
+                    () => WithSockets(sockets => ConnectionRateProbe.Run(state.EndPoint, _options.TraceCount,
+                        RepeatingPatternMessage(), _options.Timeout, sockets, new ErrorTally())),
+                    () => _cancelled);
+            }
+        }
+
+        private byte[] RepeatingPatternMessage() => Client.RepeatingPattern.Create(null, _options.MessageSize).Bytes.Take(_options.MessageSize).ToArray();
+
+        /// <summary>The server's side of one result: costs per figure (medians), peaks, trace and what was not observed.</summary>
+        private static void FillServerSide(EchoServerMeasurement m, TargetState state, MeasureFigure[] figures)
+        {
+            var side = state.Side;
+            m.ServerCommand = side.Started?.Command;
+            m.ServerCpus = side.Started?.Cpus;
+            m.ServerLog = side.Started?.OutputPath;
+            m.ServerProcessId = side.Observer?.ProcessId;
+            m.ServerObserved = side.Observer?.Source ?? "not observed: " + (side.NotObserved ?? "no local process");
+            var costs = side.Medians(figures);
+            m.ServerCost = costs;
+            ServerFigureCost of(MeasureFigure f) => costs.FirstOrDefault(c => c.Figure == f.ToString());
+            m.ServerCpuUsPerRoundTrip = of(MeasureFigure.RoundTrip)?.CpuUsPerOp;
+            m.ServerCpuUsPerMiB = of(MeasureFigure.Stream)?.CpuUsPerOp;
+            m.ServerCpuUsPerConnection = of(MeasureFigure.Connections)?.CpuUsPerOp;
+            var conn = of(MeasureFigure.Connections);
+            m.ServerSwitchesPerConnection = conn?.VoluntarySwitchesPerOp + conn?.InvoluntarySwitchesPerOp ?? side.PerfSwitchesPerConnection;
+            m.ServerFaultsPerConnection = conn?.FaultsPerOp;
+            if (side.Observer != null)
+            {
+                var (rss, tasks) = side.Observer.Peaks;
+                m.ServerPeakRssMiB = rss > 0 ? rss / 1024.0 : (double?)null;
+                m.ServerPeakTasks = tasks > 0 ? tasks : (int?)null;
+            }
+            m.Syscalls = side.Syscalls.ToArray();
+            m.SyscallsPerRoundTrip = SumPer(side.Syscalls, "RoundTrip");
+            m.SyscallsPerConnection = SumPer(side.Syscalls, "Connections");
+            m.PerfCpuUsPerConnection = side.PerfCpuUsPerConnection;
+            m.PerfSwitchesPerConnection = side.PerfSwitchesPerConnection;
+            m.ObservedCpuUsPerConnectionUnderPerf = side.ObservedCpuUsPerConnectionUnderPerf;
+            m.TraceNote = string.Join(" ", new[] { side.TraceNote, side.PerfNote }.Where(n => n != null));
+            if (m.TraceNote.Length == 0)
+                m.TraceNote = null;
+            m.Notes = m.Notes.Concat(side.Notes).ToArray();
+        }
+
+        private static double? SumPer(List<SyscallCount> rows, string pass)
+        {
+            var of = rows.Where(r => r.Pass == pass).ToArray();
+            return of.Length == 0 ? (double?)null : of.Sum(r => r.PerOperation);
+        }
+    }
+}
