@@ -4,7 +4,7 @@
 .DESCRIPTION
     Build   (default) compiles src/EchoPS in Release with warnings as errors and assembles the importable module in module/.
     Test    builds, runs the engine's unit tests (tests/unit, dotnet test), restores Pester into .tools/ and runs every
-            test in tests/pester in a fresh pwsh; skipped tests are listed with their reasons, the last line sums both,
+            test in tests/pester in -Shards fresh pwsh processes (2 by default) that share the files; skipped tests are listed with their reasons, the last line sums both,
             "N passed, N failed[, N skipped]", and the exit code is non-zero on any failure. -Repeat N runs the suite N
             times in a row (to catch flaky tests), prints each run's closing line and ends with one line summing all runs.
     Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C.
@@ -30,6 +30,10 @@ param(
     # Test: run the suite this many times in a row (each in a fresh pwsh), then sum the runs.
     [ValidateRange(1, 1000)]
     [int] $Repeat = 1,
+
+    # Test: how many pwsh processes run the Pester files at once (each takes the next file not yet taken).
+    [ValidateRange(1, 8)]
+    [int] $Shards = 2,
 
     # Bench: a short smoke run instead of the full measurement.
     [switch] $Quick
@@ -93,24 +97,61 @@ function Invoke-UnitTest {
     [pscustomobject]@{ Passed = [int]$counters.passed; Failed = $failed; Skipped = [int]$counters.total - [int]$counters.executed }
 }
 
-# Runs tests/pester/*.Tests.ps1 in a fresh pwsh and returns the counts from its closing line.
+# Runs tests/pester/*.Tests.ps1 in -Shards fresh pwsh processes at once (each takes the next file nobody has taken),
+# prints each process's output when it ends, and returns the counts summed from their closing lines.
 function Invoke-PesterTest {
     $pester = Get-PesterModulePath
-    # A fresh pwsh: a binary module loaded in this one could not be replaced by a rebuild.
+    # Fresh pwsh processes: a binary module loaded in this one could not be replaced by a rebuild.
     $runner = Join-Path $RepoRoot 'build/Invoke-Pester.ps1'
     # The filter travels in the environment: pwsh on Unix would expand a bare '*' argument into file names.
     $env:ECHOPS_TEST_NAME = $TestName
-    $last = ''
-    & $Pwsh -NoProfile -NonInteractive -File $runner -PesterPath $pester -TestRoot (Join-Path $RepoRoot 'tests/pester') |
-        ForEach-Object { Write-Host $_; if ("$_".Trim()) { $last = "$_".Trim() } }
-    $exitCode = $LASTEXITCODE
-    if ($last -notmatch '^(\d+) passed, (\d+) failed(, (\d+) skipped)?$') {
-        Write-Host "The Pester run ended without its summary line (exit code $exitCode): counted as one failure."
-        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    $runDir = Join-Path $RepoRoot "out/pester-run"
+    if (Test-Path $runDir) { Remove-Item $runDir -Recurse -Force }
+    $claims = New-Item -ItemType Directory -Force (Join-Path $runDir 'claims')
+    $shards = foreach ($shard in 1..$Shards) {
+        $log = Join-Path $runDir "shard$shard.log"
+        $arguments = @('-NoProfile', '-NonInteractive', '-File', $runner, '-PesterPath', $pester,
+            '-TestRoot', (Join-Path $RepoRoot 'tests/pester'), '-ClaimDir', $claims.FullName)
+        $process = Start-Process -FilePath $Pwsh -ArgumentList $arguments -RedirectStandardOutput $log `
+            -RedirectStandardError "$log.err" -NoNewWindow -PassThru
+        [pscustomobject]@{ Shard = $shard; Process = $process; Log = $log }
     }
-    $failed = [int]$Matches[2]
-    if ($exitCode -ne 0 -and $failed -eq 0) { $failed = 1 }
-    [pscustomobject]@{ Passed = [int]$Matches[1]; Failed = $failed; Skipped = [int]$Matches[4] }
+    Write-Host "Pester: $Shards processes share the test files (out/pester-run/shard*.log while they run)."
+    $seen = @{}
+    # Each file bounds its own waits; this bound only keeps a stuck process from outliving CI's limit.
+    $deadline = [DateTime]::UtcNow.AddMinutes(45)
+    while (@($shards | Where-Object { -not $_.Process.HasExited }).Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) {
+        foreach ($claim in Get-ChildItem $claims.FullName) {
+            if (-not $seen[$claim.Name]) { $seen[$claim.Name] = $true; Write-Host "  started $($claim.Name)" }
+        }
+        Start-Sleep -Milliseconds 500
+    }
+    $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($s in $shards) {
+        if (-not $s.Process.HasExited) { Stop-Process -Id $s.Process.Id -Force; $s.Process.WaitForExit() }
+        Write-Host ''
+        Write-Host "=== Pester process $($s.Shard) of $Shards ==="
+        $last = ''
+        foreach ($line in @(Get-Content $s.Log) + @(Get-Content "$($s.Log).err")) {
+            Write-Host $line
+            if ("$line".Trim()) { $last = "$line".Trim() }
+        }
+        $exitCode = $s.Process.ExitCode
+        if ($last -notmatch '^(\d+) passed, (\d+) failed(, (\d+) skipped)?$') {
+            Write-Host "Pester process $($s.Shard) ended without its summary line (exit code $exitCode): counted as one failure."
+            $total.Failed++
+            continue
+        }
+        $failed = [int]$Matches[2]
+        if ($exitCode -ne 0 -and $failed -eq 0) { $failed = 1 }
+        $total.Passed += [int]$Matches[1]; $total.Failed += $failed; $total.Skipped += [int]$Matches[4]
+    }
+    # Every file must have been run by some process.
+    $expected = @(Get-ChildItem (Join-Path $RepoRoot 'tests/pester') -Filter "$(if ($TestName) { $TestName } else { '*' }).Tests.ps1").Count
+    $claimed = @(Get-ChildItem $claims.FullName).Count
+    if ($claimed -ne $expected) { Write-Host "Only $claimed of $expected test files ran: counted as one failure."; $total.Failed++ }
+    if ($total.Passed -eq 0) { $total.Failed++ }
+    $total
 }
 
 # One run of the selected tests: the unit tests, then Pester. Prints the run's closing line and returns its counts.
