@@ -109,6 +109,36 @@ namespace EchoPS.Measure
             }
         }
 
+        /// <summary>
+        /// A server the measurer started is new: a short pass of round trips, stream and connections first (its
+        /// runtime compiles its code paths, the kernel warms up), then a wait (at most 20 s) until its CPU use falls
+        /// under 1 %, so that no figure measures a JIT at work beside it on the same CPU. The measurer warms up too.
+        /// </summary>
+        private void WarmUpStarted(TargetState[] states)
+        {
+            foreach (var state in states.Where(s => s.Side.Started != null && s.EndPoint != null))
+            {
+                var scratch = new TargetState(state.Target) { Address = state.Address, EndPoint = state.EndPoint };
+                var round = new MeasureRound();
+                MeasureRoundTrip(scratch, round);
+                MeasureStream(scratch, round);
+                MeasureConnections(scratch, round);
+                var observer = state.Side.Observer;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                double? last = observer.Snapshot().CpuUs;
+                while (clock.Elapsed < TimeSpan.FromSeconds(20) && last != null && !_cancelled)
+                {
+                    System.Threading.Thread.Sleep(250);
+                    double? now = observer.Snapshot().CpuUs;
+                    if (now == null || now.Value - last.Value < 2500)
+                        break;
+                    last = now;
+                }
+                if (clock.Elapsed >= TimeSpan.FromSeconds(20))
+                    state.Side.Notes.Add("Still busy 20 s after its warm-up: measured anyway.");
+            }
+        }
+
         /// <summary>Runs one figure between two snapshots of the server's counters.</summary>
         private void Observed(MeasureFigure figure, TargetState state, MeasureRound round, int capacity, Action measure)
         {

@@ -70,6 +70,7 @@ namespace EchoPS.Measure
                 Report(onProgress, step++, steps, "Checking the servers", $"{state.Target}: one round trip");
                 Preflight(state);
             }
+            WarmUpStarted(states);
             for (int round = 1; round <= _options.Rounds; round++)
             {
                 var order = round % 2 == 1 ? states : states.Reverse().ToArray();
