@@ -52,6 +52,10 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
             $m.ServerCpus | Should -Be '0'
             $m.ServerCpuUsPerConnection | Should -BeGreaterThan 0
             $m.ServerCpuUsPerRoundTrip | Should -BeGreaterThan 0
+            $m.ServerProcessId | Should -BeGreaterThan 0
+            # A simple command replaces the start script's shell: the process observed is the server itself.
+            (Get-Content (Join-Path $out "servers/server-$($m.Name)-$($m.Port).sh"))[-1] | Should -Be "exec $($m.ServerCommand)"
+            (Get-Content "/proc/$PID/status" -ErrorAction SilentlyContinue) | Should -Not -BeNullOrEmpty
             $m.ServerPeakRssMiB | Should -BeGreaterThan 0
             Get-Content -Raw $m.ServerLog | Should -Match "listening $($m.Port)"
         }
@@ -78,8 +82,10 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
     }
 
     It 'stops a server that exits before listening, with its output in the error, and measures the others' {
-        $r = Measure-EchoServer "broken=sh -c 'echo no-such-port-{port} >&2; exit 3'", $Threads -Figure Connections -Rounds 1 -ConnectionCount 20 -ErrorVariable failures -ErrorAction SilentlyContinue
+        $r = Measure-EchoServer "broken one=sh -c 'echo no-such-port-{port} >&2; exit 3'", $Threads -Figure Connections -Rounds 1 -ConnectionCount 20 -ErrorVariable failures -ErrorAction SilentlyContinue
+        $r[0].Name | Should -Be 'broken one'
         $r[0].Success | Should -BeFalse
+        $r[0].ErrorCount | Should -Be 1 -Because 'a server that did not start is not measured: one error, not one per figure'
         $r[0].Errors[0].Status | Should -Be 'NotStarted'
         $r[0].Errors[0].Message | Should -Match 'exited \(exit code 3\) before listening on port (\d+).*no-such-port-\1'
         $r[0].ServerCpuUsPerConnection | Should -BeNullOrEmpty
@@ -144,6 +150,10 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
             $r.ServerCost | Should -BeNullOrEmpty
         }
         finally { $server.Kill(); $null = $server.WaitForExit(5000) }
+    }
+
+    It 'rejects two targets of the same name, naming it' {
+        { Measure-EchoServer "$Bin/fork_server {port}", "$Bin/fork_server {port} " -ErrorAction Stop } | Should -Throw -ErrorId 'DuplicateTargetName,EchoPS.Commands.MeasureEchoServerCommand' -ExpectedMessage "*'fork_server'*"
     }
 
     It 'rejects a -ServerCpu that is not a CPU list, naming it' {

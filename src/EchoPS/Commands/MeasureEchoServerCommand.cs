@@ -269,7 +269,8 @@ namespace EchoPS.Commands
             string value = text?.Trim() ?? string.Empty;
             string label = null;
             int equals = value.IndexOf('=');
-            if (equals >= 0 && value.Substring(0, equals).IndexOfAny(new[] { ' ', '{', '/' }) < 0)
+            // A label is what comes before the first '=', unless that is part of a command ("./server --port={port}").
+            if (equals >= 0 && value.Substring(0, equals).IndexOfAny(new[] { '{', '/', '\'', '"' }) < 0 && !value.Substring(0, equals).Contains(" -"))
             {
                 label = value.Substring(0, equals);
                 value = value.Substring(equals + 1).Trim();
@@ -310,6 +311,10 @@ namespace EchoPS.Commands
         /// <summary>The server-side options: pinning, start timeout, process ids, tracing, where output goes.</summary>
         private void ServerOptions(MeasureOptions o)
         {
+            var twice = _targets.GroupBy(t => t.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+            if (twice != null)
+                ThrowTerminatingError(EchoErrors.InvalidArgument("DuplicateTargetName",
+                    $"Two targets are named '{twice.Key}': give each its own label, as label=host:port or 'label=command {{port}}'.", twice.Key));
             if (IsBound(nameof(StartTimeoutSec)))
                 o.StartTimeout = TimeSpan.FromSeconds(StartTimeoutSec);
             o.Trace = Trace;

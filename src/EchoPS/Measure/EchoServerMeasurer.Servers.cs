@@ -38,6 +38,7 @@ namespace EchoPS.Measure
                         state.Notes.Add("Not measured: " + ex.Message);
                         state.Errors.Add(MeasureFigure.None, "NotStarted", ex.Message);
                         side.NotObserved = "the server did not start";
+                        side.NotStarted = true;
                         continue;
                     }
                     target.Port = side.Started.Port;

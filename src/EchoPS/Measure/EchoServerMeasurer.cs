@@ -116,6 +116,9 @@ namespace EchoPS.Measure
         /// <summary>One round trip through the client engine: resolves the name once and checks that something echoes.</summary>
         private void Preflight(TargetState state)
         {
+            if (state.Side.NotStarted)
+                return; // a command target that did not start: its error is counted, nothing to measure
+
             var options = ClientOptions(state, EchoTestMode.RoundTrip);
             options.Count = 1;
             var result = RunClient(options, state.Target.Host);

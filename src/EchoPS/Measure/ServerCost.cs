@@ -76,6 +76,7 @@ namespace EchoPS.Measure
         internal ServerProcess Started { get; set; }
         internal ServerObserver Observer { get; set; }
         internal string NotObserved { get; set; }
+        internal bool NotStarted { get; set; }
         internal ServerSnapshot Before { get; set; }
         internal double LastOperations { get; set; }
         internal List<string> Notes { get; } = new List<string>();

@@ -20,6 +20,7 @@ namespace EchoPS.Measure
     internal sealed class ServerProcess : IDisposable
     {
         private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+        private static readonly char[] ShellSyntax = { ';', '&', '|', '<', '>', '(', ')', '`', '$', '\n' };
         private readonly Process _process;
         private bool _stopped;
 
@@ -86,12 +87,13 @@ namespace EchoPS.Measure
             var group = ServerCgroup.Create(name, out string whyNot);
             var sh = new StringBuilder();
             sh.Append("#!/bin/sh\n# Written by Measure-EchoServer: starts ").Append(name).Append(" in its cgroup, pinned, its output to a file.\n");
+            sh.Append("exec > ").Append(Quote(output)).Append(" 2>&1 < /dev/null\n");
             if (group != null)
                 sh.Append("echo $$ > ").Append(Quote(group.ProcsFile)).Append(" || exit 97\n");
-            sh.Append("exec ");
             if (cpus != null)
-                sh.Append("taskset -c ").Append(cpus).Append(' ');
-            sh.Append("/bin/sh -c ").Append(Quote(command)).Append(" > ").Append(Quote(output)).Append(" 2>&1 < /dev/null\n");
+                sh.Append("taskset -cp ").Append(cpus).Append(" $$ > /dev/null || exit 98\n"); // children inherit it
+            // A simple command replaces this shell, so the server is the process started; shell syntax runs under it.
+            sh.Append(command.IndexOfAny(ShellSyntax) < 0 ? "exec " : string.Empty).Append(command).Append('\n');
             File.WriteAllText(script, sh.ToString(), new UTF8Encoding(false));
 
             if (script.IndexOfAny(new[] { '"', '\\' }) >= 0)
