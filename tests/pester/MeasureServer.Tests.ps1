@@ -152,6 +152,29 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
         finally { $server.Kill(); $null = $server.WaitForExit(5000) }
     }
 
+    It 'pins the servers beside a pinned measurer by default, and reports the machine''s CPUs, the pinning and other work' {
+        $mask = ((& taskset -p $PID) -split ':\s*')[-1]
+        & taskset -a -p -c 0 $PID > $null # every thread of this process: as taskset -c 0 pwsh would
+        try { $r = Measure-EchoServer $Threads -Figure Connections -Rounds 1 -ConnectionCount 100 -Path (Join-Path $TestDrive 'pinned') }
+        finally { & taskset -a -p $mask $PID > $null }
+        $r.ServerCpus | Should -Be '0'
+        $md = Get-Content -Raw (Join-Path $TestDrive 'pinned/report.md')
+        $machine = [regex]::Match($md, 'the machine has (\d+); the measurer ran on CPU\(s\) 0 \(pinned').Groups[1].Value
+        [int]$machine | Should -BeGreaterOrEqual 1
+        [int]$machine | Should -Be ((Get-Content /proc/cpuinfo) -match '^processor').Count
+        $md | Should -Match 'Other work: CPU 0 was busy [\d.]+ % of the timed rounds; the measurer and the servers explain [\d.]+ %; other work: [\d.]+ %'
+        $md | Should -Match '\| threads \| `\S+thread_server \d+`; cgroup|\| threads \| `\S+thread_server \d+`; /proc'
+    }
+
+    It 'starts EchoPS itself by name, in a pwsh of its own, and stops it' {
+        $r = Measure-EchoServer EchoPS -Figure RoundTrip -Rounds 1 -Count 200
+        $r.ErrorCount | Should -Be 0
+        $r.ServerCommand | Should -Match 'pwsh.*Import-Module .*EchoPS\.psd1.*Start-BlockingEchoServer -Port \d+'
+        $r.ServerCpuUsPerRoundTrip | Should -BeGreaterThan 0
+        $r.ServerPeakTasks | Should -BeGreaterThan 1 # a .NET process has threads of its own
+        Get-Leftover "Start-BlockingEchoServer -Port $($r.Port)" | Should -BeNullOrEmpty
+    }
+
     It 'rejects two targets of the same name, naming it' {
         { Measure-EchoServer "$Bin/fork_server {port}", "$Bin/fork_server {port} " -ErrorAction Stop } | Should -Throw -ErrorId 'DuplicateTargetName,EchoPS.Commands.MeasureEchoServerCommand' -ExpectedMessage "*'fork_server'*"
     }

@@ -20,6 +20,18 @@ namespace EchoPS.Measure
 
         internal static void Run(ServerSide side, ServerObserver observer, int count, Action echoes, Action connections, Func<bool> cancelled)
         {
+            try
+            {
+                RunPasses(side, observer, count, echoes, connections, cancelled);
+            }
+            catch (Exception ex) when (ex is IOException || ex is System.ComponentModel.Win32Exception || ex is InvalidOperationException || ex is UnauthorizedAccessException)
+            {
+                side.TraceNote = Append(side.TraceNote, $"The traced pass failed: {ex.Message}");
+            }
+        }
+
+        private static void RunPasses(ServerSide side, ServerObserver observer, int count, Action echoes, Action connections, Func<bool> cancelled)
+        {
             string strace = Which("strace"), perf = Which("perf");
             if (strace == null)
                 side.TraceNote = "strace is not installed: no syscall table (apt-get install strace; the tests and build/Bench.ps1 install it through build/DevTools.psm1).";
