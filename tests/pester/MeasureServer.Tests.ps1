@@ -190,7 +190,7 @@ Describe 'Measure-EchoServer -Trace' -Skip:([bool]$NotReady) {
         if (-not $Strace.Available) { Set-ItResult -Skipped -Because $Strace.Reason; return }
         $out = Join-Path $TestDrive 'traced'
         $r = Measure-EchoServer $Fork -Figure RoundTrip, Connections -Rounds 1 -Count 100 -ConnectionCount 100 -Trace -Path $out
-        if ($r.TraceNote -match 'could not attach') { Set-ItResult -Skipped -Because $r.TraceNote; return }
+        if ($r.TraceNote -match 'strace could not attach') { Set-ItResult -Skipped -Because $r.TraceNote; return }
         $conn = @($r.Syscalls | Where-Object Pass -eq 'Connections')
         ($conn.Syscall -match '^(accept|accept4)$').Count | Should -Be 1
         ($conn.Syscall -match '^(clone|clone3|fork)$').Count | Should -BeGreaterThan 0
@@ -198,7 +198,7 @@ Describe 'Measure-EchoServer -Trace' -Skip:([bool]$NotReady) {
         $r.SyscallsPerConnection | Should -BeGreaterThan 5
         $r.SyscallsPerRoundTrip | Should -BeGreaterOrEqual 2
         Get-Content -Raw (Join-Path $out 'report.md') | Should -Match 'fork, per connection \(top ten\): '
-        if (Test-Tool perf) { $r.TraceNote | Should -Match 'perf stat' }
+        if (Test-Tool perf) { $r.TraceNote | Should -Match 'perf stat: '; $r.PerfCpuUsPerConnection | Should -BeGreaterThan 0 }
         Get-Leftover | Should -BeNullOrEmpty
         Get-Leftover 'strace -f -c' | Should -BeNullOrEmpty
     }

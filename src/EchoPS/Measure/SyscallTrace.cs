@@ -51,8 +51,8 @@ namespace EchoPS.Measure
             string file = Path.GetTempFileName();
             try
             {
-                var pids = ProcFs.Tree(observer.ProcessId);
-                string args = "-f -c -o \"" + file + "\" " + string.Join(" ", pids.Select(p => "-p " + p.ToString(C)));
+                // The root only: -f follows every thread and every child it starts; a listed child that ended meanwhile would stop the tracer.
+                string args = "-f -c -o \"" + file + "\" -p " + observer.ProcessId.ToString(C);
                 using (var tracer = StartTool(strace, args))
                 {
                     if (!WaitTraced(observer.ProcessId, tracer))
@@ -89,8 +89,8 @@ namespace EchoPS.Measure
             string file = Path.GetTempFileName();
             try
             {
-                var pids = ProcFs.Tree(observer.ProcessId);
-                string args = "stat -x ; -e task-clock,context-switches,page-faults,cycles,instructions -o \"" + file + "\" -p " + string.Join(",", pids);
+                // The root's threads; children it starts from now on are inherited (counted when they end).
+                string args = "stat -x ; -e task-clock,context-switches,page-faults,cycles,instructions -o \"" + file + "\" -p " + observer.ProcessId.ToString(C);
                 ServerSnapshot before, after;
                 using (var tool = StartTool(perf, args))
                 {
