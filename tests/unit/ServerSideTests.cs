@@ -76,6 +76,17 @@ namespace EchoPS.Tests
             Assert.Throws<System.ArgumentException>(() => MeasureTarget.ForCommand("x", "./fork_server 9000"));
         }
 
+        [Theory]
+        [InlineData("./fork_server 9000", true)]
+        [InlineData("'/opt/pwsh' -Command \"Import-Module 'a.psd1'; Start-BlockingEchoServer -Port 9000\"", true)]
+        [InlineData("socat TCP-LISTEN:9000,fork PIPE", true)]
+        [InlineData("cd /srv && ./server 9000", false)]
+        [InlineData("./server 9000 > log", false)]
+        [InlineData("sh -c \"echo $HOME\"", false)]
+        [InlineData("./server 'unclosed", false)]
+        public void Only_a_plain_command_line_is_started_with_exec(string command, bool simple) =>
+            Assert.Equal(simple, ServerProcess.IsSimple(command));
+
         private static ServerSnapshot Snapshot(double? cpu, long voluntary, long involuntary, long faults, params int[] tasks)
         {
             var s = new ServerSnapshot { CpuUs = cpu, CpuMicrosecondResolution = true, VoluntarySwitches = voluntary, InvoluntarySwitches = involuntary, Faults = faults, Processes = 1, Tasks = tasks.Length };

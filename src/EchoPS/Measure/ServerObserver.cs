@@ -39,6 +39,26 @@ namespace EchoPS.Measure
         /// <summary>The process observed (the tree's root).</summary>
         internal int ProcessId => _root;
 
+        /// <summary>
+        /// The process a tracer attaches to: the root, or, where the root is a shell or launcher waiting on a single
+        /// child (sh -c 'server ...; echo done'), that child, and so on down.
+        /// </summary>
+        internal int TraceRoot()
+        {
+            int pid = _root;
+            for (int depth = 0; depth < 8; depth++)
+            {
+                string comm = ProcFs.Read($"/proc/{pid}/comm")?.Trim();
+                var children = ProcFs.Tree(pid).Where(p => p != pid && ProcFs.Parent(p) == pid).ToList();
+                if (children.Count != 1 || Array.IndexOf(Wrappers, comm) < 0)
+                    break;
+                pid = children[0];
+            }
+            return pid;
+        }
+
+        private static readonly string[] Wrappers = { "sh", "dash", "bash", "setsid", "taskset", "timeout", "env", "nice" };
+
         /// <summary>How the figures are read, for the report.</summary>
         internal string Source { get; private set; }
 

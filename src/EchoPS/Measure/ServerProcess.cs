@@ -93,7 +93,7 @@ namespace EchoPS.Measure
             if (cpus != null)
                 sh.Append("taskset -cp ").Append(cpus).Append(" $$ > /dev/null || exit 98\n"); // children inherit it
             // A simple command replaces this shell, so the server is the process started; shell syntax runs under it.
-            sh.Append(command.IndexOfAny(ShellSyntax) < 0 ? "exec " : string.Empty).Append(command).Append('\n');
+            sh.Append(IsSimple(command) ? "exec " : string.Empty).Append(command).Append('\n');
             File.WriteAllText(script, sh.ToString(), new UTF8Encoding(false));
 
             if (script.IndexOfAny(new[] { '"', '\\' }) >= 0)
@@ -234,6 +234,27 @@ namespace EchoPS.Measure
         {
             var f = ProcFs.StatFields($"/proc/{pid}/stat");
             return f == null || f[0] == "Z" || f[0] == "X";
+        }
+
+        /// <summary>True for a plain command line: no shell syntax (; &amp; | &lt; &gt; ( ) ` $) outside quotes, so "exec" may start it.</summary>
+        internal static bool IsSimple(string command)
+        {
+            char quote = '\0';
+            foreach (char ch in command)
+            {
+                if (quote != '\0')
+                {
+                    if (ch == quote)
+                        quote = '\0';
+                    else if (quote == '"' && (ch == '$' || ch == '`'))
+                        return false; // expanded inside double quotes
+                }
+                else if (ch == '\'' || ch == '"')
+                    quote = ch;
+                else if (Array.IndexOf(ShellSyntax, ch) >= 0)
+                    return false;
+            }
+            return quote == '\0';
         }
 
         /// <summary>The last lines of the server's output, for an error message.</summary>

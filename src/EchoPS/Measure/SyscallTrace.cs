@@ -52,10 +52,10 @@ namespace EchoPS.Measure
             try
             {
                 // The root only: -f follows every thread and every child it starts; a listed child that ended meanwhile would stop the tracer.
-                string args = "-f -c -o \"" + file + "\" -p " + observer.ProcessId.ToString(C);
+                string args = "-f -c -o \"" + file + "\" -p " + observer.TraceRoot().ToString(C);
                 using (var tracer = StartTool(strace, args))
                 {
-                    if (!WaitTraced(observer.ProcessId, tracer))
+                    if (!WaitTraced(observer.TraceRoot(), tracer))
                     {
                         Interrupt(tracer);
                         side.TraceNote = Append(side.TraceNote, $"strace could not attach to process {observer.ProcessId} (no ptrace permission?): {Err(tracer)}");
@@ -90,7 +90,7 @@ namespace EchoPS.Measure
             try
             {
                 // The root's threads; children it starts from now on are inherited (counted when they end).
-                string args = "stat -x ; -e task-clock,context-switches,page-faults,cycles,instructions -o \"" + file + "\" -p " + observer.ProcessId.ToString(C);
+                string args = "stat -x ; -e task-clock,context-switches,page-faults,cycles,instructions -o \"" + file + "\" -p " + observer.TraceRoot().ToString(C);
                 ServerSnapshot before, after;
                 using (var tool = StartTool(perf, args))
                 {
