@@ -4,8 +4,9 @@
 .DESCRIPTION
     Build   (default) compiles src/EchoPS in Release with warnings as errors and assembles the importable module in module/.
     Test    builds, runs the engine's unit tests (tests/unit, dotnet test), restores Pester into .tools/ and runs every
-            test in tests/pester in -Shards fresh pwsh processes (2 by default) that share the files; skipped tests are listed with their reasons, the last line sums both,
-            "N passed, N failed[, N skipped]", and the exit code is non-zero on any failure. -Repeat N runs the suite N
+            test in tests/pester in -Shards fresh pwsh processes (2 by default) that share the files; skipped tests are
+            listed with their reasons, the last line sums both, "N passed, N failed[, N skipped]", and the exit code is
+            non-zero on any failure. -Repeat N runs the suite N
             times in a row (to catch flaky tests), prints each run's closing line and ends with one line summing all runs.
     Serve   builds, imports the module and runs Start-BlockingEchoServer -Port 8080 in the foreground until Ctrl+C.
     Bench   runs the benchmark (build/Bench.ps1): EchoPS against C and socat peers, table and results/ files.
@@ -108,7 +109,7 @@ function Invoke-PesterTest {
     $runDir = Join-Path $RepoRoot "out/pester-run"
     if (Test-Path $runDir) { Remove-Item $runDir -Recurse -Force }
     $claims = New-Item -ItemType Directory -Force (Join-Path $runDir 'claims')
-    $shards = foreach ($shard in 1..$Shards) {
+    $processes = foreach ($shard in 1..$Shards) {
         $log = Join-Path $runDir "shard$shard.log"
         $arguments = @('-NoProfile', '-NonInteractive', '-File', $runner, '-PesterPath', $pester,
             '-TestRoot', (Join-Path $RepoRoot 'tests/pester'), '-ClaimDir', $claims.FullName)
@@ -120,14 +121,14 @@ function Invoke-PesterTest {
     $seen = @{}
     # Each file bounds its own waits; this bound only keeps a stuck process from outliving CI's limit.
     $deadline = [DateTime]::UtcNow.AddMinutes(45)
-    while (@($shards | Where-Object { -not $_.Process.HasExited }).Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) {
+    while (@($processes | Where-Object { -not $_.Process.HasExited }).Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) {
         foreach ($claim in Get-ChildItem $claims.FullName) {
             if (-not $seen[$claim.Name]) { $seen[$claim.Name] = $true; Write-Host "  started $($claim.Name)" }
         }
         Start-Sleep -Milliseconds 500
     }
     $total = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
-    foreach ($s in $shards) {
+    foreach ($s in $processes) {
         if (-not $s.Process.HasExited) { Stop-Process -Id $s.Process.Id -Force; $s.Process.WaitForExit() }
         Write-Host ''
         Write-Host "=== Pester process $($s.Shard) of $Shards ==="
