@@ -25,7 +25,7 @@ namespace EchoPS.Commands
         private EchoServerMeasurer _measurer;
         private bool _stopping;
 
-        /// <summary>Servers as host:port ("127.0.0.1:8080", "[::1]:8080", "localhost:7"), optionally labelled: "C=127.0.0.1:9000".</summary>
+        /// <summary>Servers as host:port ("127.0.0.1:8080", "[::1]:8080", "localhost:7"), command lines with {port} to start ("./fork_server {port}"), or EchoPS; optionally labelled: "C=127.0.0.1:9000".</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = TargetSet)]
         [ValidateNotNullOrEmpty]
         public string[] Target { get; set; }
