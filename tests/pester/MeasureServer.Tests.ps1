@@ -133,6 +133,10 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
             $r.ServerObserved | Should -Match "process $($server.Id)"
             $r.ServerCpuUsPerConnection | Should -BeGreaterThan 0
             $r.ServerCommand | Should -BeNullOrEmpty
+            # Read from the process: it inherited this test's affinity (every CPU, unless the test itself runs pinned).
+            $own = ((Get-Content "/proc/$PID/status") -match '^Cpus_allowed_list:') -replace '^Cpus_allowed_list:\s*', ''
+            $all = ((Get-Content /proc/cpuinfo) -match '^processor').Count
+            $r.ServerCpus | Should -Be $(if ($own -eq "0-$($all - 1)" -or ($all -eq 1 -and $own -eq '0')) { 'not pinned' } else { $own })
             $server.HasExited | Should -BeFalse # observed, not stopped: it is not the measurer's
             "/proc/$($server.Id)/cgroup" | Should -Not -FileContentMatch 'echops-measure' # moved back after
         }

@@ -139,7 +139,7 @@ namespace EchoPS.Measure
         /// <summary>The command line the measurer started the server with ({port} filled in); null for a server already running.</summary>
         public string ServerCommand { get; internal set; }
 
-        /// <summary>The CPUs a started server was pinned to; null when not pinned (or not started here).</summary>
+        /// <summary>The CPUs the server (started here or found) may run on, read from the process: "1", or "not pinned"; null when not observed.</summary>
         public string ServerCpus { get; internal set; }
 
         /// <summary>The started server's output (standard output and error), kept.</summary>

@@ -213,7 +213,7 @@ namespace EchoPS.Measure
         {
             var side = state.Side;
             m.ServerCommand = side.Started?.Command;
-            m.ServerCpus = side.Started?.Cpus;
+            m.ServerCpus = side.Observer == null ? null : Pinning(side.Observer.TraceRoot());
             m.ServerLog = side.Started?.OutputPath;
             m.ServerProcessId = side.Observer?.ProcessId;
             m.ServerObserved = side.Observer?.Source ?? "not observed: " + (side.NotObserved ?? "no local process");
@@ -242,6 +242,14 @@ namespace EchoPS.Measure
             if (m.TraceNote.Length == 0)
                 m.TraceNote = null;
             m.Notes = m.Notes.Concat(side.Notes).ToArray();
+        }
+
+        /// <summary>The CPUs a process may run on, or "not pinned" when that is every CPU of the machine; null when unreadable.</summary>
+        private static string Pinning(int pid)
+        {
+            var cpus = ProcFs.Affinity(pid.ToString(Inv));
+            int? machine = ProcFs.MachineCpus();
+            return cpus == null ? null : machine != null && cpus.Count >= machine ? "not pinned" : ProcFs.FormatCpuList(cpus);
         }
 
         private static double? SumPer(List<SyscallCount> rows, string pass)
