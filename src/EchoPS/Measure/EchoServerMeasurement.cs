@@ -160,7 +160,7 @@ namespace EchoPS.Measure
         /// <summary>Server CPU µs per MiB streamed (echoed).</summary>
         public double? ServerCpuUsPerMiB { get; internal set; }
 
-        /// <summary>Server context switches (voluntary + involuntary) per connection; null where tasks that ended took theirs with them (see -Trace).</summary>
+        /// <summary>Server context switches (voluntary + involuntary) per connection, read per live thread; where tasks started or ended during the figure (a fork or thread server) /proc cannot give them, and this is -Trace's perf stat count per connection instead, or null without -Trace.</summary>
         public double? ServerSwitchesPerConnection { get; internal set; }
 
         /// <summary>Server page faults per connection.</summary>
