@@ -143,6 +143,25 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
         finally { $server.Kill(); $null = $server.WaitForExit(5000) }
     }
 
+    It 'observes servers it found nested in each other''s trees, and leaves no measuring cgroup behind' {
+        # Servers started by this test are children of this process; an in-process server job is this process itself.
+        $a = Get-FreePort; $b = Get-FreePort
+        $one = Start-Process "$Bin/thread_server" -ArgumentList $a -PassThru -RedirectStandardOutput (Join-Path $TestDrive 'n1.out')
+        $two = Start-Process "$Bin/fork_server" -ArgumentList $b -PassThru -RedirectStandardOutput (Join-Path $TestDrive 'n2.out')
+        $job = Start-BlockingEchoServer -Port 0 -AsJob
+        try {
+            Wait-Until { @($a, $b | Where-Object { $p = $_; -not (Get-Content /proc/net/tcp | Where-Object { $_ -match (':{0:X4} 00000000:0000 0A' -f $p) }) }).Count -eq 0 } -TimeoutMs 10000 | Should -BeTrue
+            $r = Measure-EchoServer "job=127.0.0.1:$($job.Port)", "one=127.0.0.1:$a", "two=127.0.0.1:$b" -Figure Connections -Rounds 1 -ConnectionCount 50
+            $r[0].ServerObserved | Should -Match '^not observed: the server runs inside the measuring process'
+            $r[0].ServerCpuUsPerConnection | Should -BeNullOrEmpty
+            $r[1].ServerCpuUsPerConnection | Should -BeGreaterThan 0
+            $r[2].ServerCpuUsPerConnection | Should -BeGreaterThan 0
+            Get-EchopsCgroup | Should -BeNullOrEmpty
+            foreach ($p in $PID, $one.Id, $two.Id) { "/proc/$p/cgroup" | Should -Not -FileContentMatch 'echops-measure' }
+        }
+        finally { $one.Kill(); $two.Kill($true); $job | Remove-Job -Force }
+    }
+
     It 'says "not observed" rather than print a zero' {
         $port = Get-FreePort
         $server = Start-Process "$Bin/thread_server" -ArgumentList $port -PassThru -RedirectStandardOutput (Join-Path $TestDrive 'ext2.out')

@@ -64,6 +64,7 @@ namespace EchoPS.Measure
             }
             int pid = target.ProcessId;
             string how = "given by -ProcessId";
+            int self = System.Diagnostics.Process.GetCurrentProcess().Id;
             if (pid == 0)
             {
                 if (!IsLocal(target.Host))
@@ -79,6 +80,11 @@ namespace EchoPS.Measure
                 }
                 pid = found.Value;
                 how = $"found listening on port {target.Port}";
+            }
+            if (pid == self)
+            {
+                side.NotObserved = "the server runs inside the measuring process (a job of this session): its cost cannot be told apart from the measurer's own; start it as a command target (EchoPS) to see it";
+                return null;
             }
             try
             {
@@ -172,7 +178,8 @@ namespace EchoPS.Measure
         /// <summary>Stops every server the measurer started (whole tree), and moves observed processes back.</summary>
         private void StopServers(TargetState[] states)
         {
-            foreach (var state in states)
+            // Last observed first: a measuring cgroup's processes go back to where they came from, which may be an earlier one's.
+            foreach (var state in states.Reverse())
             {
                 var side = state.Side;
                 side.Observer?.Dispose();

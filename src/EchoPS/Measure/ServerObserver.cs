@@ -74,7 +74,8 @@ namespace EchoPS.Measure
         /// </summary>
         internal static ServerObserver ForProcess(int pid, string how, List<string> notes)
         {
-            var tree = ProcFs.Tree(pid);
+            // Descendants already in a measuring cgroup (another target's) stay there.
+            var tree = ProcFs.Tree(pid).Where(p => p == pid || !(ProcFs.Read($"/proc/{p}/cgroup") ?? string.Empty).Contains("/echops-measure-")).ToList();
             if (ProcFs.StatFields($"/proc/{pid}/stat") == null)
                 throw new ArgumentException($"Process {pid} does not exist (or /proc is not readable).");
             var group = ServerCgroup.Create("pid" + pid.ToString(C), out string whyNot);
@@ -199,8 +200,12 @@ namespace EchoPS.Measure
             _sampler = null;
             if (_moved.Count == 0)
                 return;
+            // Back where they came from (children it started meanwhile with it); if that group is gone, to the nearest parent group.
+            string home = _moved[0].Procs;
+            while (!File.Exists(home) && Path.GetDirectoryName(Path.GetDirectoryName(home)) is string up && up.Length > 1)
+                home = Path.Combine(up, "cgroup.procs");
             foreach (int pid in _group.Processes())
-                TryWrite(_moved[0].Procs, pid); // children it started meanwhile go back with it
+                TryWrite(home, pid);
             _moved.Clear();
             _group.Remove();
         }
