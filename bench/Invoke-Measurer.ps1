@@ -1,11 +1,11 @@
 <#
 .SYNOPSIS
-    The bench's call of Measure-EchoServer, in a pwsh of its own (the bench pins it with taskset): a warm-up run,
-    a wait until the servers and this process are idle, then the measurement, its report written to -Path.
+    The bench's call of Measure-EchoServer, in a pwsh of its own (the bench pins it with taskset): the measurement,
+    its report written to -Path.
 .DESCRIPTION
-    The warm-up compiles the measurer's and every server's code paths, so neither is measured while the JIT works
-    beside it on the same CPU. -SpecFile is a JSON object: Target (Measure-EchoServer's targets), Parameters (its
-    other parameters) and IdleProcessId (servers to wait for, besides this process, at most IdleTimeoutSec). The bench reads the results
+    The targets are commands: Measure-EchoServer starts each server (pinned beside itself when it is pinned), warms it
+    and itself up and waits until the server is idle before the first round, then stops it. -SpecFile is a JSON
+    object: Target (Measure-EchoServer's targets) and Parameters (its other parameters). The bench reads the results
     from -Path/measurement.json; this script prints nothing else.
 #>
 param(
@@ -20,7 +20,5 @@ $spec = Get-Content -Raw $SpecFile | ConvertFrom-Json
 $Target = [string[]]$spec.Target
 $parameters = @{}
 foreach ($p in $spec.Parameters.PSObject.Properties) { $parameters[$p.Name] = $p.Value }
-$warmUp = @{ Quick = $true; Figure = @('RoundTrip', 'Stream', 'Connections') }
-$null = Measure-EchoServer $Target @warmUp -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
-$null = Wait-ProcessIdle -ProcessId (@($PID) + @($spec.IdleProcessId)) -TimeoutSec $spec.IdleTimeoutSec
+$null = Wait-ProcessIdle -ProcessId $PID -TimeoutSec $spec.IdleTimeoutSec
 $null = Measure-EchoServer $Target @parameters -Path $Path -ErrorAction Continue

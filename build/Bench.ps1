@@ -4,16 +4,16 @@
     Measure-EchoServer.
 .DESCRIPTION
     Installs what it lacks with apt-get (build/DevTools.psm1's Install-DebianTool; ECHOPS_NO_INSTALL=1 turns that
-    off), builds the C peers (bench/*.c) with gcc, then orchestrates; it computes no figure itself:
-      - per placement of build/Bench.psd1 (pinned: servers and the measuring pwsh on one CPU; unpinned), starts the
-        servers of Bench.psd1 (C, socat, EchoPS in the foreground as users run it, EchoPS as a job) and runs one
-        Measure-EchoServer over all of them with -Baseline C; its report (report.md, measurement.json, SVG charts)
-        goes to -OutDir (unpinned: -OutDir/unpinned);
+    off), builds the C peers (bench/*.c) with gcc, then orchestrates; it starts no server and computes no figure itself:
+      - per placement of build/Bench.psd1 (pinned: the measuring pwsh on one CPU, and Measure-EchoServer pins the
+        servers it starts beside itself; unpinned), one Measure-EchoServer call with the servers of Bench.psd1 as
+        command targets (C, socat, EchoPS in the foreground as users run it, EchoPS as a job): it starts, observes
+        (server CPU per operation, peak memory and tasks) and stops them, and, pinned, traces them (-Trace: strace
+        -f -c and perf stat, passes of their own); its report goes to -OutDir (unpinned: -OutDir/unpinned);
       - a -BufferSize sweep: one Measure-EchoServer -Figure Stream over C and EchoPS servers of each buffer size;
       - the measurer's own overhead against the compiled C client (bench/Measure-Overhead.ps1), the only place that
         client still measures: it is the neutral cross-check of the measurer;
-      - extras no measurer can see from outside: strace -f -c and perf stat of each server process, EchoPS's heap
-        allocations, stop latency and Import-Module time.
+      - extras: EchoPS's heap allocations, stop latency and Import-Module time.
     Then judges the targets of Bench.psd1, prints the report and writes bench.json and bench.csv to -OutDir; raw
     data goes to its raw/ folder. A missing optional tool skips the parts that need it, saying what and why.
     The build (build.ps1 -Task Bench) must have assembled module/ first.
@@ -61,7 +61,8 @@ function New-BenchRun {
         Plan = $plan; OutDir = $out; RawDir = $raw; BinDir = (Join-Path $raw 'bin'); Cpu = $Cpu; Quick = [bool]$Quick
         # How long to wait for a process to go idle before measuring it: a smoke run checks that every part works, not the figures.
         IdleTimeoutSec = $Quick ? 0 : 20
-        Started = [Collections.Generic.List[Diagnostics.Process]]::new()
+        # The server processes Measure-EchoServer started and stopped (from its results): none may be left running.
+        Started = [Collections.Generic.List[int]]::new()
         Skipped = [Collections.Generic.List[string]]::new()
         Failures = [Collections.Generic.List[object]]::new()
     }
@@ -116,47 +117,17 @@ function Get-Placement($Run, [bool] $Pinned) { if ($Pinned) { @('taskset', '-c',
 
 #region Servers
 
-# True once something listens on 127.0.0.1:$Port (read from /proc, so probing opens no connection).
-function Test-Listening([int] $Port) {
-    $local = '0100007F:{0:X4}' -f $Port
-    [bool](Get-Content /proc/net/tcp | Where-Object { $_ -match "^\s*\d+: $local 00000000:0000 0A " })
-}
-
-# The command line of a server of Bench.psd1 on the given ports (several only for EchoPS jobs).
-function Get-ServerCommand($Run, $Spec, [int[]] $Ports, [int[]] $Buffer) {
-    switch ($Spec.Kind) {
-        'C' { @((Join-Path $Run.BinDir 'echo_server'), $Ports[0]) + @(if ($Buffer[0]) { $Buffer[0] }) }
-        'socat' { @('socat', "TCP-LISTEN:$($Ports[0]),bind=127.0.0.1,reuseaddr,fork,nodelay,backlog=128", 'PIPE') }
-        'EchoPS' {
-            @($Pwsh, '-NoProfile', '-NonInteractive', '-File', (Join-Path $BenchDir 'Start-EchoPSServer.ps1'),
-                '-ModulePath', $ModulePath, '-Port', ($Ports -join ','), '-BufferSize', ($Buffer -join ','), '-Events', $Spec.Events)
-        }
+# A server of Bench.psd1 as Measure-EchoServer's command target ("label=command {port}"): the measurer starts it on
+# a free port, pinned beside itself when it is pinned, observes it and stops its whole tree. Buffer: the C server's
+# buffer or EchoPS's -BufferSize (0: the spec's, else the server's default).
+function Get-ServerTarget($Run, $Spec, [int] $Buffer = 0, [string] $Label = $Spec.Name) {
+    if (-not $Buffer -and $Spec['Buffer']) { $Buffer = $Spec.Buffer }
+    $command = switch ($Spec.Kind) {
+        'C' { "'$(Join-Path $Run.BinDir 'echo_server')' {port}" + $(if ($Buffer) { " $Buffer" }) }
+        'socat' { 'socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay,backlog=128 PIPE' }
+        'EchoPS' { "'$Pwsh' -NoProfile -NonInteractive -File '$(Join-Path $BenchDir 'Start-EchoPSServer.ps1')' -ModulePath '$ModulePath' -Port {port} -BufferSize $Buffer -Events $($Spec.Events)" }
     }
-}
-
-# Starts a server of Bench.psd1 and waits until it listens on every port. Buffer: the C server's buffer or EchoPS's
-# -BufferSize, one per port (0: the spec's, else the server's default).
-function Start-BenchServer($Run, $Spec, [bool] $Pinned, [int[]] $Ports = @(Get-FreePort), [int[]] $Buffer = @(0)) {
-    if (-not $Buffer[0] -and $Spec['Buffer']) { $Buffer = @($Spec.Buffer) }
-    $command = @(Get-Placement $Run $Pinned) + @(Get-ServerCommand $Run $Spec $Ports $Buffer)
-    $log = Join-Path $Run.RawDir ("server-{0}-{1}-{2}.log" -f ($Spec.Name -replace '\W', '_'), ($Pinned ? 'pinned' : 'unpinned'), $Ports[0])
-    $arguments = ($command[1..($command.Count - 1)] | ForEach-Object { '"{0}"' -f ("$_" -replace '"', '\"') }) -join ' '
-    $process = Start-Process -FilePath $command[0] -ArgumentList $arguments -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
-    $Run.Started.Add($process)
-    # A pwsh starting on a busy 2-core machine can take well over 30 s; the bound only stops a hang.
-    $listening = Wait-Until { $process.HasExited -or @($Ports | Where-Object { -not (Test-Listening $_) }).Count -eq 0 } -TimeoutMs 180000
-    if ($process.HasExited) { throw "$($Spec.Name) server exited before listening: $(Get-Content -Raw "$log.err")" }
-    if (-not $listening) { throw "$($Spec.Name) server did not listen on port(s) $($Ports -join ', ') within 180 s." }
-    [pscustomobject]@{ Name = $Spec.Name; Port = $Ports[0]; Ports = $Ports; Process = $process; Log = $log }
-}
-
-# Stops a server; returns its peak resident memory (VmHWM, MiB), read just before.
-function Stop-BenchServer($Peer) {
-    if (-not $Peer -or $Peer.Process.HasExited) { return }
-    $line = Get-Content "/proc/$($Peer.Process.Id)/status" -ErrorAction SilentlyContinue | Where-Object { $_ -like 'VmHWM:*' }
-    $Peer.Process.Kill($true)
-    $null = $Peer.Process.WaitForExit(5000)
-    if ($line) { [math]::Round([double]($line -replace '\D', '') / 1024, 1) }
+    "$Label=$command"
 }
 
 #endregion
@@ -174,23 +145,22 @@ function Invoke-BenchScript($Run, [string] $Script, [hashtable] $Parameters, [bo
     if ($output) { ($output | Select-Object -Last 1) | ConvertFrom-Json }
 }
 
-# One Measure-EchoServer call over the peers, in a pwsh of its own (pinned or not), its report written to $Path.
-# Returns the measurement (measurement.json's Results: one per server, in order).
-function Invoke-Measurer($Run, $Peers, [hashtable] $Parameters, [string] $Path, [bool] $Pinned) {
+# One Measure-EchoServer call over the targets (command targets: it starts, pins, observes and stops the servers),
+# in a pwsh of its own (pinned or not), its report written to $Path. Returns measurement.json's Results.
+function Invoke-Measurer($Run, [string[]] $Targets, [hashtable] $Parameters, [string] $Path, [bool] $Pinned) {
     $null = New-Item -ItemType Directory -Force $Path
     $specFile = Join-Path $Run.RawDir ("measure-{0}.json" -f (Split-Path $Path -Leaf))
-    [ordered]@{
-        Target = @($Peers | ForEach-Object { $p = $_; $p.Ports | ForEach-Object { "$($p.Name)=127.0.0.1:$_" } })
-        Parameters = $Parameters; IdleProcessId = @($Peers | ForEach-Object { $_.Process.Id } | Select-Object -Unique)
-        IdleTimeoutSec = $Run.IdleTimeoutSec
-    } | ConvertTo-Json -Depth 4 | Set-Content $specFile
+    [ordered]@{ Target = $Targets; Parameters = $Parameters; IdleTimeoutSec = $Run.IdleTimeoutSec } | ConvertTo-Json -Depth 4 | Set-Content $specFile
     $json = Join-Path $Path 'measurement.json'
     Remove-Item $json -ErrorAction SilentlyContinue
     $null = Invoke-BenchScript $Run 'Invoke-Measurer.ps1' @{ ModulePath = $ModulePath; SpecFile = $specFile; Path = $Path } $Pinned 1800
     if (-not (Test-Path $json)) { throw "Measure-EchoServer wrote no $json (see $($Run.RawDir)/Invoke-Measurer.ps1.err)." }
     $measurement = Get-Content -Raw $json | ConvertFrom-Json
-    foreach ($result in $measurement.Results | Where-Object ErrorCount -gt 0) {
-        Add-Failure $Run $result.Name "Measure-EchoServer counted $($result.ErrorCount) error(s) for $($result.Name): $(($result.Errors | ForEach-Object { "$($_.Figure) $($_.Status) x$($_.Count): $($_.Message)" }) -join '; ')"
+    foreach ($result in $measurement.Results) {
+        if ($result.ServerProcessId) { $Run.Started.Add($result.ServerProcessId) }
+        if ($result.ErrorCount -gt 0) {
+            Add-Failure $Run $result.Name "Measure-EchoServer counted $($result.ErrorCount) error(s) for $($result.Name): $(($result.Errors | ForEach-Object { "$($_.Figure) $($_.Status) x$($_.Count): $($_.Message)" }) -join '; ')"
+        }
     }
     @($measurement.Results)
 }
@@ -205,58 +175,49 @@ function Get-MeasureParameters($Run, $Placement) {
     }
 }
 
-# One placement: every server of Bench.psd1 started (pinned or not), one Measure-EchoServer over them all, then
-# the extras that need the same servers (perf stat pinned, strace unpinned). Returns the results and peak memory.
+# One placement: one Measure-EchoServer over every server of Bench.psd1, which it starts (pinned beside itself, or
+# not) and stops; pinned, -Trace adds its strace -f -c and perf stat passes after the timed rounds.
 function Measure-Placement($Run, $Placement) {
     $specs = @($Config.Servers | Where-Object { -not $_['Tool'] -or (Test-Tool $_.Tool) })
-    $peers = [Collections.Generic.List[object]]::new()
+    $path = [IO.Path]::GetFullPath((Join-Path $Run.OutDir $Placement.Path))
+    $parameters = Get-MeasureParameters $Run $Placement
+    if ($Placement.Pinned -and (Test-Tool strace)) { $parameters.Trace = $true }
+    Write-Step "Measure-EchoServer over $($specs.Name -join ', ') $($Placement.Name), $($Run.Plan.Rounds) round(s): $($Placement.Figures -join ', ')$(if ($parameters['Trace']) { ', traced' })..."
+    $results = Invoke-Tolerant $Run 'C' "Measure-EchoServer $($Placement.Name)" {
+        Invoke-Measurer $Run @($specs | ForEach-Object { Get-ServerTarget $Run $_ }) $parameters $path $Placement.Pinned
+    }
     $peak = [ordered]@{}
-    $measured = [ordered]@{ Placement = $Placement.Name; Results = @(); PeakMiB = $peak; PerfStat = @(); Syscalls = @() }
-    try {
-        foreach ($spec in $specs) { $peers.Add((Start-BenchServer $Run $spec $Placement.Pinned)) }
-        $path = [IO.Path]::GetFullPath((Join-Path $Run.OutDir $Placement.Path))
-        Write-Step "Measure-EchoServer over $($specs.Name -join ', ') $($Placement.Name), $($Run.Plan.Rounds) round(s): $($Placement.Figures -join ', ')..."
-        $measured.Results = Invoke-Tolerant $Run 'C' "Measure-EchoServer $($Placement.Name)" {
-            Invoke-Measurer $Run $peers (Get-MeasureParameters $Run $Placement) $path $Placement.Pinned
-        }
-        if ($Placement.Pinned) { $measured.PerfStat = @(Measure-PerfStat $Run $peers) }
-        else { $measured.Syscalls = @(Measure-Syscalls $Run $peers) }
-    }
-    finally {
-        foreach ($peer in $peers) { $peak[$peer.Name] = Stop-BenchServer $peer }
-    }
-    [pscustomobject]$measured
+    foreach ($r in @($results)) { if ($r) { $peak[$r.Name] = if ($null -ne $r.ServerPeakRssMiB) { [math]::Round($r.ServerPeakRssMiB, 1) } } }
+    $syscalls = @(foreach ($r in @($results)) {
+            foreach ($row in @($r.Syscalls)) {
+                if ($row) { [pscustomobject]@{ Server = $r.Name; Run = if ($row.Pass -eq 'RoundTrip') { 'rtt' } else { 'conns' }; Syscall = $row.Syscall; Calls = $row.Calls; Errors = $row.Errors; PerUnit = [math]::Round($row.PerOperation, 3) } }
+            }
+        })
+    $perf = @(foreach ($r in @($results)) {
+            if ($r -and $null -ne $r.PerfCpuUsPerConnection) {
+                [pscustomobject]@{ Server = $r.Name; PerfCpuUsPerConnection = [math]::Round($r.PerfCpuUsPerConnection, 2)
+                    ObservedCpuUsPerConnection = [math]::Round($r.ObservedCpuUsPerConnectionUnderPerf, 2)
+                    SwitchesPerConnection = [math]::Round($r.PerfSwitchesPerConnection, 3); Note = $r.TraceNote }
+            }
+        })
+    [pscustomobject]@{ Placement = $Placement.Name; Results = @($results); PeakMiB = $peak; PerfStat = $perf; Syscalls = $syscalls }
 }
 
-# Stream throughput against buffer size: C servers and EchoPS -BufferSize (one pwsh, a job per size), pinned, in
-# one Measure-EchoServer -Figure Stream. Returns one row per server and size.
+# Stream throughput against buffer size: C servers and EchoPS -BufferSize (a job each), pinned, in one
+# Measure-EchoServer -Figure Stream. Returns one row per server and size.
 function Measure-BufferSweep($Run) {
     $sizes = @($Run.Plan.Sweep)
-    $peers = [Collections.Generic.List[object]]::new()
-    try {
-        $cSpec = $Config.Servers | Where-Object Name -eq 'C'
-        foreach ($size in $sizes) {
-            $peer = Start-BenchServer $Run $cSpec $true -Buffer $size
-            $peer.Name = 'C {0} KiB' -f ($size / 1KB)
-            $peers.Add($peer)
-        }
-        $echops = Start-BenchServer $Run @{ Name = 'EchoPS sweep'; Kind = 'EchoPS'; Events = 'Job' } $true -Ports @($sizes | ForEach-Object { Get-FreePort }) -Buffer $sizes
-        $peers.Add($echops)
-        # One target per EchoPS job: Invoke-Measurer names each port; relabel them here by size.
-        $targets = @($peers | Where-Object Name -like 'C *') + @(for ($i = 0; $i -lt $sizes.Count; $i++) {
-                [pscustomobject]@{ Name = 'EchoPS {0} KiB' -f ($sizes[$i] / 1KB); Ports = @($echops.Ports[$i]); Process = $echops.Process }
-            })
-        $parameters = @{ Figure = @('Stream'); Baseline = 'C 64 KiB'; Rounds = $Run.Plan.SweepRounds; StreamSec = $Run.Plan.StreamSec }
-        if ($sizes -notcontains 65536) { $parameters.Remove('Baseline') }
-        $results = Invoke-Measurer $Run $targets $parameters (Join-Path $Run.OutDir 'sweep') $true
-        foreach ($size in $sizes) {
-            $label = '{0} KiB' -f ($size / 1KB)
-            $c = $results | Where-Object Name -eq "C $label"; $e = $results | Where-Object Name -eq "EchoPS $label"
-            [pscustomobject]@{ BufferKiB = $size / 1KB; CMiBps = $c.StreamMiBps; EchoPSMiBps = $e.StreamMiBps }
-        }
-    }
-    finally {
-        foreach ($peer in $peers) { $null = Stop-BenchServer $peer }
+    $cSpec = $Config.Servers | Where-Object Name -eq 'C'
+    $eSpec = @{ Name = 'EchoPS sweep'; Kind = 'EchoPS'; Events = 'Job' }
+    $targets = @(foreach ($size in $sizes) { Get-ServerTarget $Run $cSpec $size ('C {0} KiB' -f ($size / 1KB)) }) +
+        @(foreach ($size in $sizes) { Get-ServerTarget $Run $eSpec $size ('EchoPS {0} KiB' -f ($size / 1KB)) })
+    $parameters = @{ Figure = @('Stream'); Baseline = 'C 64 KiB'; Rounds = $Run.Plan.SweepRounds; StreamSec = $Run.Plan.StreamSec }
+    if ($sizes -notcontains 65536) { $parameters.Remove('Baseline') }
+    $results = Invoke-Measurer $Run $targets $parameters (Join-Path $Run.OutDir 'sweep') $true
+    foreach ($size in $sizes) {
+        $label = '{0} KiB' -f ($size / 1KB)
+        $c = $results | Where-Object Name -eq "C $label"; $e = $results | Where-Object Name -eq "EchoPS $label"
+        [pscustomobject]@{ BufferKiB = $size / 1KB; CMiBps = $c.StreamMiBps; EchoPSMiBps = $e.StreamMiBps }
     }
 }
 
@@ -266,71 +227,6 @@ function Measure-MeasurerOverhead($Run) {
     $parameters = @{ ModulePath = $ModulePath; ClientExe = (Join-Path $Run.BinDir 'echo_client'); Rounds = $Run.Plan.OverheadRounds
         Count = $Run.Plan.Count; StreamSec = $Run.Plan.StreamSec; Capacity = $Run.Plan.OverheadCapacity; IdleTimeoutSec = $Run.IdleTimeoutSec }
     Invoke-BenchScript $Run 'Measure-Overhead.ps1' $parameters $true
-}
-
-# Runs $Action with this process (every thread) pinned to the bench's CPU, so that an in-process load is placed
-# like the measurer's; the previous placement is restored after.
-function Invoke-PinnedHere($Run, [scriptblock] $Action) {
-    $mask = ((& taskset -p $PID) -split ':\s*')[-1]
-    & taskset -a -p -c "$($Run.Cpu)" $PID > $null
-    try { & $Action }
-    finally { & taskset -a -p $mask $PID > $null }
-}
-
-function Wait-Traced([int] $ProcessId) {
-    $deadline = [DateTime]::UtcNow.AddSeconds(10)
-    while ((Get-Content "/proc/$ProcessId/status" | Where-Object { $_ -like 'TracerPid:*' }) -match ':\s+0$') {
-        if ([DateTime]::UtcNow -gt $deadline) { throw "strace did not attach to $ProcessId." }
-        Start-Sleep -Milliseconds 20
-    }
-    Start-Sleep -Milliseconds 300 # the other threads of the process attach right after the first
-}
-
-function Stop-Tracer([Diagnostics.Process] $Tracer) {
-    & kill -INT $Tracer.Id
-    if (-not $Tracer.WaitForExit(15000)) { $Tracer.Kill(); throw "strace/perf $($Tracer.Id) did not end on SIGINT." }
-}
-
-# The load of a trace: Measure-EchoServer in this process, round trips or connections. Returns the units (echoes
-# or connections) the server saw, its preflight round trip included.
-function Invoke-TraceLoad($Peer, [string] $Kind, [int] $Count) {
-    $target = "$($Peer.Name)=127.0.0.1:$($Peer.Port)"
-    if ($Kind -eq 'rtt') { $null = Measure-EchoServer $target -Figure RoundTrip -Count $Count -Rounds 1; $Count }
-    else { $null = Measure-EchoServer $target -Figure Connections -ConnectionCount $Count -Rounds 1; $Count + 1 }
-}
-
-function Read-StraceSummary([string] $File) {
-    foreach ($line in Get-Content $File) {
-        $fields = -split $line
-        # % time, seconds, usecs/call, calls, [errors], syscall; skip headers, rules and the total.
-        if ($fields.Count -lt 5 -or $fields[0] -notmatch '^\d' -or $fields[-1] -eq 'total') { continue }
-        [pscustomobject]@{ Syscall = $fields[-1]; Calls = [long]$fields[3]; Errors = ($fields.Count -ge 6 ? [long]$fields[4] : 0) }
-    }
-}
-
-# strace -c -f of each server process over a fixed round-trip run and a fixed connection run (unpinned).
-function Measure-Syscalls($Run, $Peers) {
-    if (-not (Test-Tool strace)) { return } # skipped, and said so, by Install-BenchTool
-    foreach ($peer in $Peers) {
-        foreach ($load in @(@{ Kind = 'rtt'; Count = $Run.Plan.TraceEchoes }, @{ Kind = 'conns'; Count = $Run.Plan.TraceConns })) {
-            # A tracer that cannot attach (no ptrace in a container) is the tool's failure, not the server's.
-            Invoke-Tolerant $Run 'strace' "strace of $($peer.Name) over a $($load.Kind) run" {
-                $null = Wait-ProcessIdle -ProcessId $peer.Process.Id -TimeoutSec $Run.IdleTimeoutSec
-                $file = Join-Path $Run.RawDir ("strace-{0}-{1}.txt" -f ($peer.Name -replace '\W', '_'), $load.Kind)
-                $tracer = Start-Process strace -ArgumentList "-c -f -o `"$file`" -p $($peer.Process.Id)" -PassThru -RedirectStandardError "$file.err"
-                $Run.Started.Add($tracer)
-                try {
-                    Wait-Traced $peer.Process.Id
-                    $units = Invoke-TraceLoad $peer $load.Kind $load.Count
-                }
-                finally { Stop-Tracer $tracer }
-                foreach ($row in Read-StraceSummary $file) {
-                    [pscustomobject]@{ Server = $peer.Name; Run = $load.Kind; Units = $units; Syscall = $row.Syscall; Calls = $row.Calls
-                        Errors = $row.Errors; PerUnit = [math]::Round($row.Calls / $units, 3) }
-                }
-            }
-        }
-    }
 }
 
 # Syscalls per connection of each server (all its threads), and the ratios the targets judge.
@@ -344,37 +240,6 @@ function Get-SyscallSummary($Syscalls) {
         PerConnection = $perConnection
         ConnectionRatio = if ($c -and $perConnection['EchoPS job']) { [math]::Round($perConnection['EchoPS job'] / $c, 3) }
         ForegroundConnectionRatio = if ($c -and $perConnection['EchoPS']) { [math]::Round($perConnection['EchoPS'] / $c, 3) }
-    }
-}
-
-# perf stat of each pinned server over a fixed round-trip run: CPU time and context switches per echo.
-function Measure-PerfStat($Run, $Peers) {
-    if (-not (Test-Tool perf)) { return } # skipped, and said so, by Install-BenchTool
-    foreach ($peer in $Peers) {
-        Invoke-Tolerant $Run 'perf' "perf stat of $($peer.Name)" {
-            $null = Wait-ProcessIdle -ProcessId $peer.Process.Id -TimeoutSec $Run.IdleTimeoutSec
-            $file = Join-Path $Run.RawDir ("perf-{0}.csv" -f ($peer.Name -replace '\W', '_'))
-            $events = 'task-clock,context-switches,cpu-migrations,page-faults,cycles,instructions'
-            $perf = Start-Process perf -ArgumentList "stat -x ; -e $events -o `"$file`" -p $($peer.Process.Id)" -PassThru -RedirectStandardError "$file.err"
-            $Run.Started.Add($perf)
-            try {
-                Start-Sleep -Milliseconds 100
-                $echoes = Invoke-PinnedHere $Run { Invoke-TraceLoad $peer 'rtt' $Run.Plan.PerfEchoes }
-            }
-            finally { Stop-Tracer $perf }
-            $counters = [ordered]@{}
-            foreach ($line in Get-Content $file | Where-Object { $_ -and $_ -notmatch '^#' }) {
-                $fields = $line -split ';'
-                $counters[$fields[2]] = if ($fields[0] -match '^[\d.]+$') { [double]$fields[0] } else { $fields[0] }
-            }
-            $taskClock = $counters['task-clock']
-            [pscustomobject]@{
-                Server = $peer.Name; Echoes = $echoes; Counters = $counters
-                CpuUsPerEcho = if ($taskClock -is [double]) { [math]::Round($taskClock * 1000 / $echoes, 2) }
-                SwitchesPerEcho = if ($counters['context-switches'] -is [double]) { [math]::Round($counters['context-switches'] / $echoes, 3) }
-                HardwareCounters = if ($counters['cycles'] -is [double]) { 'supported' } else { "not supported ($($counters['cycles']))" }
-            }
-        }
     }
 }
 
@@ -492,7 +357,7 @@ function Save-BenchResult($Run, $Data, $Rows, $TargetResults, $Machine, [double]
         summary = $Rows; targets = $TargetResults; measurer_overhead = $Data.Overhead; buffer_sweep = $Data.Sweep
         syscalls = $Data.Syscalls; syscalls_per_connection = $Data.SyscallSummary; perf_stat = $Data.PerfStat
         allocations = $Data.Allocations; stop_latency_ms = $Data.Stop; import_module = $Data.Import
-        skipped = $Run.Skipped; failures = $Run.Failures; started_pids = @($Run.Started | ForEach-Object Id)
+        skipped = $Run.Skipped; failures = $Run.Failures; started_pids = @($Run.Started)
     }
     $report | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $Run.OutDir 'bench.json')
     $Rows | Export-Csv (Join-Path $Run.OutDir 'bench.csv') -NoTypeInformation -UseQuotes AsNeeded
@@ -536,16 +401,16 @@ function Save-BenchTables($Run, $Data, $Rows, $TargetResults, $Machine, [string]
         $md.Add('')
     }
     if ($Data.SyscallSummary.PerConnection.Count) {
-        $md.Add('## Syscalls (strace -f -c of each server process, unpinned)')
+        $md.Add('## Syscalls (Measure-EchoServer -Trace: strace -f -c of each server tree, pinned, a pass of its own)')
         $md.Add('')
         $md.AddRange([string[]](ConvertTo-MarkdownTable @($Data.Syscalls | Where-Object { $_ -and $_.PerUnit -ge 0.01 } | Sort-Object Run, Server, { -$_.Calls }) 'Run', 'Server', 'Syscall', 'Calls', 'Errors', 'PerUnit'))
         $md.Add('Per connection, all syscalls: ' + (($Data.SyscallSummary.PerConnection.GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) -join ', ') + '.')
         $md.Add('')
     }
     if ($Data.PerfStat) {
-        $md.Add('## perf stat of each server over round trips (pinned)')
+        $md.Add('## perf stat of each server over connections (Measure-EchoServer -Trace, pinned), beside its own cgroup figure of the same pass')
         $md.Add('')
-        $md.AddRange([string[]](ConvertTo-MarkdownTable $Data.PerfStat 'Server', 'Echoes', 'CpuUsPerEcho', 'SwitchesPerEcho', 'HardwareCounters'))
+        $md.AddRange([string[]](ConvertTo-MarkdownTable $Data.PerfStat 'Server', 'PerfCpuUsPerConnection', 'ObservedCpuUsPerConnection', 'SwitchesPerConnection'))
     }
     $md.Add('## Stream against buffer size (MiB/s, pinned)')
     $md.Add('')
@@ -577,13 +442,13 @@ function Show-BenchReport($Run, $Data, $Rows, $TargetResults, $Machine) {
     }
     if ($Data.SyscallSummary.PerConnection.Count) {
         Write-Host ''
-        Write-Host 'Syscalls per echo (rtt run) and per connection (conns run), strace -c -f of the server process, unpinned:'
+        Write-Host 'Syscalls per echo (rtt run) and per connection (conns run), Measure-EchoServer -Trace (strace -f -c of the server tree, pinned):'
         $Data.Syscalls | Where-Object { $_ -and $_.PerUnit -ge 0.01 } | Sort-Object Run, Server, { -$_.Calls } |
             Format-Table Run, Server, Syscall, Calls, Errors, PerUnit -AutoSize | Out-String -Width 200 | Write-Host
     }
     if ($Data.PerfStat) {
-        Write-Host 'perf stat of each server per echo (pinned):'
-        $Data.PerfStat | Format-Table Server, CpuUsPerEcho, SwitchesPerEcho, HardwareCounters -AutoSize | Out-String -Width 200 | Write-Host
+        Write-Host 'perf stat of each server per connection (pinned), beside the cgroup figure of the same pass:'
+        $Data.PerfStat | Format-Table Server, PerfCpuUsPerConnection, ObservedCpuUsPerConnection, SwitchesPerConnection -AutoSize | Out-String -Width 200 | Write-Host
     }
     Write-Host 'Stream against buffer size (MiB/s, pinned, Measure-EchoServer -Figure Stream):'
     $Data.Sweep | Format-Table -AutoSize | Out-String | Write-Host
@@ -607,7 +472,7 @@ function Invoke-Bench($Run) {
         foreach ($placement in $Config.Placements) {
             $data[(Get-Culture).TextInfo.ToTitleCase($placement.Name)] = Measure-Placement $Run $placement
         }
-        $data.Syscalls = @($data.Unpinned.Syscalls)
+        $data.Syscalls = @($data.Pinned.Syscalls)
         $data.SyscallSummary = Get-SyscallSummary $data.Syscalls
         $data.PerfStat = @($data.Pinned.PerfStat)
         Write-Step 'Stream against buffer size...'
@@ -624,8 +489,9 @@ function Invoke-Bench($Run) {
         $data.Plan = $Run.Plan
     }
     finally {
-        foreach ($process in $Run.Started) {
-            if (-not $process.HasExited) { $process.Kill($true); $null = $process.WaitForExit(5000) }
+        # Measure-EchoServer stops every server it started; a survivor is a failure of the measurer, said here.
+        foreach ($id in $Run.Started) {
+            if (Get-Process -Id $id -ErrorAction SilentlyContinue) { Add-Failure $Run 'Measure-EchoServer' "server process $id was left running" }
         }
     }
     [pscustomobject]$data

@@ -1,6 +1,6 @@
 # The benchmark as data (build/Bench.ps1 reads it): plans, tools, servers, placements and targets.
-# Every figure comes from Measure-EchoServer; the bench starts servers, calls it, adds strace/perf/allocation extras
-# and judges the targets below from what it returned.
+# Every figure comes from Measure-EchoServer, which starts, observes, traces and stops the servers below (command targets);
+# the bench adds allocation, stop-latency and import extras and judges the targets below from what it returned.
 @{
     # Sizes: the issue's for a full run, small ones for a smoke run (-Quick).
     Plans = @{
@@ -28,7 +28,7 @@
     OptionalTools = @{
         socat = @{ Package = 'socat'; Parts = 'the socat server' }
         strace = @{ Package = 'strace'; Parts = 'syscalls per echo and per connection' }
-        perf = @{ Package = 'linux-perf'; Parts = 'perf stat per echo' }
+        perf = @{ Package = 'linux-perf'; Parts = 'perf stat per connection' }
         python3 = @{ Package = 'python3'; Parts = "the capacity probe's 10,000 connections (the asyncio peer)" }
     }
 

@@ -25,7 +25,7 @@ namespace EchoPS.Commands
         private EchoServerMeasurer _measurer;
         private bool _stopping;
 
-        /// <summary>Servers as host:port ("127.0.0.1:8080", "[::1]:8080", "localhost:7"), optionally labelled: "C=127.0.0.1:9000".</summary>
+        /// <summary>Servers as host:port ("127.0.0.1:8080", "[::1]:8080", "localhost:7"), command lines with {port} to start ("./fork_server {port}"), or EchoPS; optionally labelled: "C=127.0.0.1:9000".</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = TargetSet)]
         [ValidateNotNullOrEmpty]
         public string[] Target { get; set; }
@@ -135,6 +135,25 @@ namespace EchoPS.Commands
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
+
+        /// <summary>CPUs the servers it starts are pinned to (a taskset list: "1", "0-1"). Default: the measurer's own CPUs when the measurer is pinned; otherwise not pinned.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string ServerCpu { get; set; }
+
+        /// <summary>Seconds a server it starts may take to listen (fractions allowed); it is stopped, with its output in the error, when it does not. Default 120.</summary>
+        [Parameter]
+        [ValidateRange(0.1, 3600.0)]
+        public double StartTimeoutSec { get; set; }
+
+        /// <summary>The process of each host:port target to observe, in the order of the targets (0: find it from its port).</summary>
+        [Parameter]
+        [ValidateRange(0, int.MaxValue)]
+        public int[] ProcessId { get; set; }
+
+        /// <summary>An extra pass per local server under strace -f -c (syscalls per echo and per connection) and perf stat, never mixed into the timed figures.</summary>
+        [Parameter]
+        public SwitchParameter Trace { get; set; }
 
         /// <inheritdoc />
         protected override void BeginProcessing() => ModuleSessionData.EnsureLoaded(this);
@@ -279,6 +298,7 @@ namespace EchoPS.Commands
             if (IsBound(nameof(TimeoutSec))) o.Timeout = TimeSpan.FromSeconds(TimeoutSec);
             if (IsBound(nameof(DeadlineSec))) o.FigureDeadline = TimeSpan.FromSeconds(DeadlineSec);
             o.BaselineIndex = BaselineIndex();
+            ServerOptions(o);
             return o;
         }
 
@@ -301,6 +321,8 @@ namespace EchoPS.Commands
         /// <summary>The host of a target under the client's rules (Addressing): a canonical literal, or a name a resolver takes.</summary>
         private static MeasureTarget CheckHost(MeasureTarget target)
         {
+            if (target.Command != null)
+                return target; // a command target listens on a loopback port the measurer picks
             var problem = Addressing.ParseTarget(target.Host, out _, out _, out var port);
             if (problem == null && port != null)
                 problem = $"'{target.Host}' names a port: give the port once, as host:port in -Target or with -Port.";
@@ -309,17 +331,22 @@ namespace EchoPS.Commands
             return target;
         }
 
-        /// <summary>"host:port", "[v6]:port" or "label=host:port".</summary>
-        internal static MeasureTarget ParseTarget(string text)
+        /// <summary>"host:port", "[v6]:port", a command line with {port}, "EchoPS"; each optionally "label=...".</summary>
+        internal MeasureTarget ParseTarget(string text)
         {
             string value = text?.Trim() ?? string.Empty;
             string label = null;
             int equals = value.IndexOf('=');
-            if (equals >= 0)
+            // A label is what comes before the first '=', unless that is part of a command ("./server --port={port}").
+            if (equals >= 0 && value.Substring(0, equals).IndexOfAny(new[] { '{', '/', '\'', '"' }) < 0 && !value.Substring(0, equals).Contains(" -"))
             {
                 label = value.Substring(0, equals);
                 value = value.Substring(equals + 1).Trim();
             }
+            if (value.Contains("{port}"))
+                return MeasureTarget.ForCommand(label, value);
+            if (string.Equals(value, BuiltInServer, StringComparison.OrdinalIgnoreCase))
+                return MeasureTarget.ForCommand(label ?? BuiltInServer, EchoPSCommand());
             int colon = value.LastIndexOf(':');
             string host = colon > 0 ? value.Substring(0, colon) : string.Empty;
             if (host.StartsWith("[", StringComparison.Ordinal) && host.EndsWith("]", StringComparison.Ordinal))
@@ -329,10 +356,62 @@ namespace EchoPS.Commands
             if (host.Length == 0 || !int.TryParse(value.Substring(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port)
                 || port < 1 || port > 65535)
                 throw new ArgumentException(
-                    $"Target '{text}' is not host:port: use e.g. 127.0.0.1:8080, [::1]:8080 or localhost:7, optionally labelled as name=host:port; the port is 1 to 65535.");
+                    $"Target '{text}' is not host:port, a command with {{port}} or EchoPS: use e.g. 127.0.0.1:8080, [::1]:8080, localhost:7, 'fork=./fork_server {{port}}' or EchoPS, optionally labelled as name=...; the port is 1 to 65535.");
             return new MeasureTarget(label, host, port);
         }
 
         private bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
+
+        /// <summary>The target name that starts EchoPS's own server (a fresh pwsh with this module).</summary>
+        internal const string BuiltInServer = "EchoPS";
+
+        /// <summary>The command line of EchoPS's server in a pwsh of its own: the real pwsh (not the dotnet launcher), this module.</summary>
+        private string EchoPSCommand()
+        {
+            string home = SessionState.PSVariable.GetValue("PSHOME") as string ?? string.Empty;
+            string pwsh = System.IO.Path.Combine(home, "pwsh");
+            if (!File.Exists(pwsh))
+                pwsh = System.Diagnostics.Process.GetCurrentProcess().MainModule?.FileName ?? "pwsh";
+            string manifest = System.IO.Path.Combine(MyInvocation.MyCommand.Module?.ModuleBase ?? System.IO.Path.GetDirectoryName(typeof(MeasureEchoServerCommand).Assembly.Location), "EchoPS.psd1");
+            return $"'{pwsh}' -NoProfile -NonInteractive -Command \"Import-Module '{manifest}'; Start-BlockingEchoServer -Port {{port}}\"";
+        }
+
+        /// <summary>The server-side options: pinning, start timeout, process ids, tracing, where output goes.</summary>
+        private void ServerOptions(MeasureOptions o)
+        {
+            var twice = _targets.GroupBy(t => t.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+            if (twice != null)
+                ThrowTerminatingError(EchoErrors.InvalidArgument("DuplicateTargetName",
+                    $"Two targets are named '{twice.Key}': give each its own label, as label=host:port or 'label=command {{port}}'.", twice.Key));
+            if (IsBound(nameof(StartTimeoutSec)))
+                o.StartTimeout = TimeSpan.FromSeconds(StartTimeoutSec);
+            o.Trace = Trace;
+            o.TraceCount = Math.Max(2, Math.Min(o.ConnectionCount, o.RoundTripCount));
+            o.WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+            if (Path != null)
+                o.ServerOutputFolder = System.IO.Path.Combine(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), "servers");
+            if (ServerCpu != null)
+            {
+                if (ProcFs.ParseCpuList(ServerCpu) == null)
+                    ThrowTerminatingError(EchoErrors.InvalidArgument("InvalidServerCpu",
+                        $"-ServerCpu '{ServerCpu}' is not a CPU list: use CPU numbers and ranges as taskset -c takes them, e.g. 1 or 0-1 or 0,2.", ServerCpu));
+                o.ServerCpus = ServerCpu;
+            }
+            else
+            {
+                var mine = ProcFs.Affinity();
+                int? machine = ProcFs.MachineCpus();
+                if (mine != null && machine != null && mine.Count < machine)
+                    o.ServerCpus = ProcFs.FormatCpuList(mine);
+            }
+            if (ProcessId != null)
+            {
+                if (ProcessId.Length != _targets.Count)
+                    ThrowTerminatingError(EchoErrors.InvalidArgument("ProcessIdCount",
+                        $"-ProcessId has {ProcessId.Length} value(s) for {_targets.Count} target(s): give one per target, in order (0: find it from its port).", ProcessId));
+                for (int i = 0; i < ProcessId.Length; i++)
+                    _targets[i].ProcessId = ProcessId[i];
+            }
+        }
     }
 }

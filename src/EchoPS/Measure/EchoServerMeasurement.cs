@@ -153,6 +153,75 @@ namespace EchoPS.Measure
 
         /// <inheritdoc />
         public override string ToString() => $"{Name} {Target} errors {ErrorCount}";
+
+        /// <summary>The command line the measurer started the server with ({port} filled in); null for a server already running.</summary>
+        public string ServerCommand { get; internal set; }
+
+        /// <summary>The CPUs the server (started here or found) may run on, read from the process: "1", or "not pinned"; null when not observed.</summary>
+        public string ServerCpus { get; internal set; }
+
+        /// <summary>The started server's output (standard output and error), kept.</summary>
+        public string ServerLog { get; internal set; }
+
+        /// <summary>The server process observed (the root of its tree); null when none could be.</summary>
+        public int? ServerProcessId { get; internal set; }
+
+        /// <summary>How the server's cost was read (its cgroup, /proc ticks), or "not observed: why".</summary>
+        public string ServerObserved { get; internal set; }
+
+        /// <summary>Server CPU µs (user + system, every thread and child) per round trip (median over rounds).</summary>
+        public double? ServerCpuUsPerRoundTrip { get; internal set; }
+
+        /// <summary>Server CPU µs per connection (connect, one echo, close), children included.</summary>
+        public double? ServerCpuUsPerConnection { get; internal set; }
+
+        /// <summary>Server CPU µs per MiB streamed (echoed).</summary>
+        public double? ServerCpuUsPerMiB { get; internal set; }
+
+        /// <summary>Server context switches (voluntary + involuntary) per connection, read per live thread; where tasks started or ended during the figure (a fork or thread server) /proc cannot give them, and this is -Trace's perf stat count per connection instead, or null without -Trace.</summary>
+        public double? ServerSwitchesPerConnection { get; internal set; }
+
+        /// <summary>Server page faults per connection.</summary>
+        public double? ServerFaultsPerConnection { get; internal set; }
+
+        /// <summary>The most resident memory of the whole server tree seen (MiB, sampled every 50 ms).</summary>
+        public double? ServerPeakRssMiB { get; internal set; }
+
+        /// <summary>The most tasks (threads of every process of the tree) seen at once.</summary>
+        public int? ServerPeakTasks { get; internal set; }
+
+        /// <summary>ServerCpuUsPerRoundTrip against the baseline's (lower is cheaper).</summary>
+        public double? ServerCpuPerRoundTripRatio { get; internal set; }
+
+        /// <summary>ServerCpuUsPerConnection against the baseline's (lower is cheaper).</summary>
+        public double? ServerCpuPerConnectionRatio { get; internal set; }
+
+        /// <summary>ServerCpuUsPerMiB against the baseline's (lower is cheaper).</summary>
+        public double? ServerCpuPerMiBRatio { get; internal set; }
+
+        /// <summary>The server's cost of each figure (medians over rounds).</summary>
+        public ServerFigureCost[] ServerCost { get; internal set; } = new ServerFigureCost[0];
+
+        /// <summary>With -Trace: syscalls by name per echo and per connection, from strace -f -c of a pass of their own.</summary>
+        public SyscallCount[] Syscalls { get; internal set; } = new SyscallCount[0];
+
+        /// <summary>With -Trace: all syscalls per echo.</summary>
+        public double? SyscallsPerRoundTrip { get; internal set; }
+
+        /// <summary>With -Trace: all syscalls per connection.</summary>
+        public double? SyscallsPerConnection { get; internal set; }
+
+        /// <summary>With -Trace: perf stat's task-clock per connection over a pass of its own (children included).</summary>
+        public double? PerfCpuUsPerConnection { get; internal set; }
+
+        /// <summary>With -Trace: perf stat's context switches per connection.</summary>
+        public double? PerfSwitchesPerConnection { get; internal set; }
+
+        /// <summary>With -Trace: the measurer's own server CPU per connection over the same perf pass (the cross-check).</summary>
+        public double? ObservedCpuUsPerConnectionUnderPerf { get; internal set; }
+
+        /// <summary>With -Trace: what the traced passes could not do, and why.</summary>
+        public string TraceNote { get; internal set; }
     }
 
     /// <summary>One figure's failures of one kind: how many, and what the first one said.</summary>

@@ -16,7 +16,7 @@ namespace EchoPS.Measure
     /// and the capacity probe are here. Knows nothing of PowerShell: progress comes through a callback on the
     /// calling thread, between measurements only. <see cref="Cancel"/> may be called from any thread.
     /// </summary>
-    public sealed class EchoServerMeasurer : IDisposable
+    public sealed partial class EchoServerMeasurer : IDisposable
     {
         // Descriptors kept free for everything else the process does while the capacity probe runs.
         private const int DescriptorReserve = 64;
@@ -52,11 +52,25 @@ namespace EchoPS.Measure
             int capacity = (_options.Figures & MeasureFigure.Capacity) != 0 ? CapacityAllowed() : 0;
 
             int steps = states.Length + _options.Rounds * figures.Length * states.Length, step = 0;
+            try
+            {
+                return RunWithServers(states, figures, capacity, steps, step, onProgress);
+            }
+            finally
+            {
+                StopServers(states);
+            }
+        }
+
+        private EchoServerMeasurement[] RunWithServers(TargetState[] states, MeasureFigure[] figures, int capacity, int steps, int step, Action<MeasureProgress> onProgress)
+        {
+            StartServers(states, onProgress);
             foreach (var state in states)
             {
                 Report(onProgress, step++, steps, "Checking the servers", $"{state.Target}: one round trip");
                 Preflight(state);
             }
+            WarmUpStarted(states);
             for (int round = 1; round <= _options.Rounds; round++)
             {
                 var order = round % 2 == 1 ? states : states.Reverse().ToArray();
@@ -68,13 +82,16 @@ namespace EchoPS.Measure
                         Report(onProgress, step++, steps, $"Round {round} of {_options.Rounds}", $"{figure}: {state.Target}");
                         if (state.EndPoint == null)
                             continue;
-                        Measure(figure, state, rounds[state], capacity);
+                        Observed(figure, state, rounds[state], capacity, () => Measure(figure, state, rounds[state], capacity));
                     }
                 }
                 foreach (var state in states)
                     state.Rounds.Add(rounds[state]);
             }
+            TraceServers(states);
             var results = states.Select(s => s.ToMeasurement(_options, figures, capacity)).ToArray();
+            for (int i = 0; i < states.Length; i++)
+                FillServerSide(results[i], states[i], figures);
             Ratios.Fill(results, _options.BaselineIndex);
             return results;
         }
@@ -102,6 +119,9 @@ namespace EchoPS.Measure
         /// <summary>One round trip through the client engine: resolves the name once and checks that something echoes.</summary>
         private void Preflight(TargetState state)
         {
+            if (state.Side.NotStarted)
+                return; // a command target that did not start: its error is counted, nothing to measure
+
             var options = ClientOptions(state, EchoTestMode.RoundTrip);
             options.Count = 1;
             options.Deadline = FigureBounds.For(MeasureFigure.None, _options);
@@ -168,6 +188,7 @@ namespace EchoPS.Measure
             options.Duration = _options.StreamDuration;
             options.Deadline = FigureBounds.For(MeasureFigure.Stream, _options);
             var result = RunClient(options, state.Address);
+            state.Side.LastOperations = result.BytesReceived / 1048576.0;
             if (result.Success)
                 round.StreamMiBps = result.ThroughputMiBps;
             else
@@ -322,6 +343,7 @@ namespace EchoPS.Measure
             }
 
             internal MeasureTarget Target { get; }
+            internal ServerSide Side { get; } = new ServerSide();
             internal string Address { get; set; }
             internal IPEndPoint EndPoint { get; set; }
             internal ErrorTally Errors { get; } = new ErrorTally();

@@ -41,20 +41,37 @@ namespace EchoPS.Measure
             Name = string.IsNullOrWhiteSpace(name) ? Endpoint : name.Trim();
         }
 
+        /// <summary>A target the measurer starts: a command line with "{port}", run on a free loopback port.</summary>
+        /// <param name="name">The label in tables and charts; the command's first word when empty.</param>
+        /// <param name="command">The command line; "{port}" is replaced by the port.</param>
+        public static MeasureTarget ForCommand(string name, string command)
+        {
+            if (string.IsNullOrWhiteSpace(command) || !command.Contains("{port}"))
+                throw new ArgumentException($"The command '{command}' has no {{port}}: the measurer gives the server its port there.", nameof(command));
+            string label = string.IsNullOrWhiteSpace(name) ? System.IO.Path.GetFileName(command.Trim().Split(' ')[0]) : name;
+            return new MeasureTarget(label, "127.0.0.1", 1) { Command = command.Trim() };
+        }
+
+        /// <summary>The command line of a server the measurer starts, or null for a server already running.</summary>
+        public string Command { get; private set; }
+
+        /// <summary>The process to observe for a server already running (0: found from its port when local).</summary>
+        public int ProcessId { get; set; }
+
         /// <summary>The label in tables and charts.</summary>
         public string Name { get; }
 
         /// <summary>The host name or IP literal as given.</summary>
         public string Host { get; }
 
-        /// <summary>The TCP port.</summary>
-        public int Port { get; }
+        /// <summary>The TCP port (for a command target: the one it was started on).</summary>
+        public int Port { get; internal set; }
 
         /// <summary>host:port, with an IPv6 literal in brackets.</summary>
         public string Endpoint => (Host.Contains(":") && !Host.StartsWith("[", StringComparison.Ordinal) ? $"[{Host}]" : Host) + ":" + Port;
 
         /// <inheritdoc />
-        public override string ToString() => Name == Endpoint ? Endpoint : $"{Name} ({Endpoint})";
+        public override string ToString() => Command != null ? $"{Name} (command: {Command})" : Name == Endpoint ? Endpoint : $"{Name} ({Endpoint})";
     }
 
     /// <summary>What Measure-EchoServer measures and how much of it; the defaults are the full lab measurement.</summary>
@@ -119,6 +136,27 @@ namespace EchoPS.Measure
             CapacityConnections = 100,
             CapacityWait = TimeSpan.FromSeconds(1),
         };
+
+        /// <summary>CPU list the servers the measurer starts are pinned to ("1", "0-1"); null: not pinned.</summary>
+        public string ServerCpus { get; set; }
+
+        /// <summary>How long a started server may take to listen.</summary>
+        public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+        /// <summary>How long a started server has to end after SIGTERM before SIGKILL.</summary>
+        public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(3);
+
+        /// <summary>Where a started server runs (its working directory); the current directory when null.</summary>
+        public string WorkingDirectory { get; set; }
+
+        /// <summary>Where the servers' output and start scripts go; a temporary folder when null.</summary>
+        public string ServerOutputFolder { get; set; }
+
+        /// <summary>An extra pass per local server under strace -f -c and perf stat (never mixed into timed figures).</summary>
+        public bool Trace { get; set; }
+
+        /// <summary>Round trips and connections of each traced pass.</summary>
+        public int TraceCount { get; set; } = 1000;
 
         /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
         public void Validate(IReadOnlyList<MeasureTarget> targets)

@@ -57,7 +57,8 @@ namespace EchoPS.Measure
             md.AppendLine("# Echo server measurement").AppendLine();
             md.AppendLine(string.Format(C, "Measured by EchoPS {0} (Measure-EchoServer) on {1:yyyy-MM-dd HH:mm} (UTC{1:zzz}).", s.Version, s.Started)).AppendLine();
             md.AppendLine("## Set-up").AppendLine();
-            md.AppendLine($"- Machine: {s.OperatingSystem}, {s.Processors} logical processors, {s.Runtime}.");
+            md.AppendLine($"- Machine: {s.OperatingSystem}, {s.Runtime}.");
+            md.Append(MeasureReportServers.Environment(s));
             if (s.DescriptorLimit != null)
                 md.AppendLine($"- Open-file limit of the measuring process: {s.DescriptorLimit}.");
             md.AppendLine("- Servers, in measuring order: " + string.Join("; ", s.Targets) + $". Baseline: {baseline.Name}.");
@@ -84,6 +85,8 @@ namespace EchoPS.Measure
             foreach (var r in results)
                 md.AppendLine($"| {r.Name} | {X(r.RttP50Ratio)} | {X(r.RttP99Ratio)} | {X(r.StreamRatio)} | {X(r.ConnectionsRatio)} | {X(r.SlotsRatio)} | {X(r.CapacityRatio)} |");
             md.AppendLine();
+
+            md.Append(MeasureReportServers.CostTables(results, baseline.Name));
 
             if (results.Any(r => r.SlotWaitsMs != null))
             {

@@ -39,6 +39,27 @@ namespace EchoPS.Measure
         /// <summary>Notes on the whole run: limits raised or hit.</summary>
         public List<string> Notes { get; } = new List<string>();
 
+        /// <summary>CPUs of the machine (not the measurer's affinity: see <see cref="MeasurerCpus"/>).</summary>
+        public int? MachineCpus { get; internal set; }
+
+        /// <summary>The CPUs the measurer may run on (its affinity), e.g. "1" under taskset -c 1.</summary>
+        public string MeasurerCpus { get; internal set; }
+
+        /// <summary>True when the measurer's affinity is narrower than the machine.</summary>
+        public bool MeasurerPinned { get; internal set; }
+
+        /// <summary>Load average (1, 5, 15 min) before the timed rounds.</summary>
+        public string LoadAverageBefore { get; internal set; }
+
+        /// <summary>Load average after the timed rounds.</summary>
+        public string LoadAverageAfter { get; internal set; }
+
+        /// <summary>Busy time on the pinned CPUs not explained by the measurer and the observed servers, in % of the rounds' time.</summary>
+        public double? PinnedCpuOtherWorkPercent { get; internal set; }
+
+        /// <summary>The same in words, or why it cannot be told.</summary>
+        public string PinnedCpuOtherWork { get; internal set; }
+
         internal static MeasureSetup Describe(MeasureOptions o, IReadOnlyList<MeasureTarget> targets)
         {
             var c = CultureInfo.InvariantCulture;

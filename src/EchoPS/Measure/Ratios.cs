@@ -18,6 +18,9 @@ namespace EchoPS.Measure
                 m.ConnectionsRatio = Of(m.ConnectionsPerSec, b.ConnectionsPerSec);
                 m.SlotsRatio = Of(m.Slots, b.Slots);
                 m.CapacityRatio = Of(m.CapacityEchoed, b.CapacityEchoed);
+                m.ServerCpuPerRoundTripRatio = Of(m.ServerCpuUsPerRoundTrip, b.ServerCpuUsPerRoundTrip);
+                m.ServerCpuPerConnectionRatio = Of(m.ServerCpuUsPerConnection, b.ServerCpuUsPerConnection);
+                m.ServerCpuPerMiBRatio = Of(m.ServerCpuUsPerMiB, b.ServerCpuUsPerMiB);
             }
         }
 
