@@ -25,6 +25,7 @@ namespace EchoPS.Measure
             internal int Connected;
             internal int Echoed;
             internal double[] EchoTimesMs = new double[0];
+            internal double[] ConnectTimesMs = new double[0];
         }
 
         internal static Outcome Run(IPEndPoint endPoint, int count, int size, TimeSpan wait, ProbeSockets sockets,
@@ -33,6 +34,7 @@ namespace EchoPS.Measure
             var pattern = RepeatingPattern.Create(null, size);
             var outcome = new Outcome();
             var echoTimes = new double[count];
+            var connectTimes = new double[count];
             var statuses = new string[count];
             var tasks = new Task[count];
             long start = Stopwatch.GetTimestamp();
@@ -43,7 +45,7 @@ namespace EchoPS.Measure
                 int client = i;
                 // Each client sends its own slice of the pattern, so one's echo cannot pass for another's.
                 int offset = pattern.OffsetAt((long)client * size);
-                tasks[i] = OneAsync(endPoint, sockets, pattern.Bytes, offset, size, start, outcome, echoTimes, statuses, client);
+                tasks[i] = OneAsync(endPoint, sockets, pattern.Bytes, offset, size, start, outcome, echoTimes, connectTimes, statuses, client);
             }
             // Every client gets until the deadline; then closing the sockets ends whatever still waits.
             var all = Task.WhenAll(tasks);
@@ -67,6 +69,7 @@ namespace EchoPS.Measure
             var times = echoTimes.Where(t => t > 0).ToArray();
             Array.Sort(times);
             outcome.EchoTimesMs = times;
+            outcome.ConnectTimesMs = connectTimes.Where(t => t > 0).OrderBy(t => t).ToArray();
             outcome.Echoed = times.Length;
             // Not accepted, or accepted and not served, within T is what this probe measures (Connected, Echoed),
             // not an error: a blocking server answers one of N. Refused, reset, closed early and mismatched are errors.
@@ -88,7 +91,7 @@ namespace EchoPS.Measure
         }
 
         private static async Task OneAsync(IPEndPoint endPoint, ProbeSockets sockets, byte[] pattern, int offset, int size,
-            long start, Outcome outcome, double[] echoTimes, string[] statuses, int client)
+            long start, Outcome outcome, double[] echoTimes, double[] connectTimes, string[] statuses, int client)
         {
             bool connected = false;
             int received = 0;
@@ -97,18 +100,10 @@ namespace EchoPS.Measure
                 var socket = sockets.Open(endPoint.AddressFamily);
                 await socket.ConnectAsync(endPoint).ConfigureAwait(false);
                 connected = true;
+                connectTimes[client] = Math.Max(LatencyStats.ToMs(Stopwatch.GetTimestamp() - start), 1e-6);
                 Interlocked.Increment(ref outcome.Connected);
-                int sent = 0;
-                while (sent < size)
-                    sent += await socket.SendAsync(new ArraySegment<byte>(pattern, offset + sent, size - sent), SocketFlags.None).ConfigureAwait(false);
                 var readBack = new byte[size];
-                while (received < size)
-                {
-                    int n = await socket.ReceiveAsync(new ArraySegment<byte>(readBack, received, size - received), SocketFlags.None).ConfigureAwait(false);
-                    if (n == 0)
-                        break;
-                    received += n;
-                }
+                received = await ProbeSockets.EchoAsync(socket, pattern, offset, size, readBack).ConfigureAwait(false);
                 long now = Stopwatch.GetTimestamp();
                 if (received < size)
                     statuses[client] = nameof(EchoRoundTripStatus.ClosedEarly);

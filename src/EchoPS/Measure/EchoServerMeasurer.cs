@@ -16,7 +16,7 @@ namespace EchoPS.Measure
     /// and the capacity probe are here. Knows nothing of PowerShell: progress comes through a callback on the
     /// calling thread, between measurements only. <see cref="Cancel"/> may be called from any thread.
     /// </summary>
-    public sealed class EchoServerMeasurer : IDisposable
+    public sealed partial class EchoServerMeasurer : IDisposable
     {
         // Descriptors kept free for everything else the process does while the capacity probe runs.
         private const int DescriptorReserve = 64;
@@ -47,7 +47,8 @@ namespace EchoPS.Measure
             _options.Validate(targets);
             var states = targets.Select(t => new TargetState(t)).ToArray();
             Setup = MeasureSetup.Describe(_options, targets);
-            var figures = new[] { MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity }
+            Setup.LoadAverageBefore = LoadAverage();
+            var figures = new[] { MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity, MeasureFigure.Load }
                 .Where(f => (_options.Figures & f) != 0).ToArray();
             int capacity = (_options.Figures & MeasureFigure.Capacity) != 0 ? CapacityAllowed() : 0;
 
@@ -57,6 +58,7 @@ namespace EchoPS.Measure
                 Report(onProgress, step++, steps, "Checking the servers", $"{state.Target}: one round trip");
                 Preflight(state);
             }
+            OpenIdle(states);
             for (int round = 1; round <= _options.Rounds; round++)
             {
                 var order = round % 2 == 1 ? states : states.Reverse().ToArray();
@@ -75,7 +77,10 @@ namespace EchoPS.Measure
                     state.Rounds.Add(rounds[state]);
             }
             var results = states.Select(s => s.ToMeasurement(_options, figures, capacity)).ToArray();
+            CloseIdle(states, results);
+            Setup.LoadAverageAfter = LoadAverage();
             Ratios.Fill(results, _options.BaselineIndex);
+            Spread.Fill(results, _options.BaselineIndex);
             return results;
         }
 
@@ -87,6 +92,7 @@ namespace EchoPS.Measure
                 _cancelled = true;
                 _client?.Cancel();
                 _sockets?.Dispose();
+                CloseIdle();
             }
         }
 
@@ -132,6 +138,9 @@ namespace EchoPS.Measure
                     break;
                 case MeasureFigure.Capacity:
                     MeasureCapacity(state, round, capacity);
+                    break;
+                case MeasureFigure.Load:
+                    MeasureLoad(state, round);
                     break;
             }
         }
@@ -210,7 +219,10 @@ namespace EchoPS.Measure
 
         private void MeasureCapacity(TargetState state, MeasureRound round, int capacity)
         {
+            var before = KernelCounters.Read();
             var outcome = WithSockets(sockets => CapacityProbe.Run(state.EndPoint, capacity, _options.MessageSize, _options.CapacityWait, sockets, state.Errors, () => _cancelled));
+            round.CapacityKernel = KernelCounters.Delta(before, KernelCounters.Read());
+            round.CapacityConnectTimesMs = outcome.ConnectTimesMs;
             round.CapacityConnected = outcome.Connected;
             round.CapacityEchoed = outcome.Echoed;
             round.CapacityLastEchoMs = outcome.EchoTimesMs.Length > 0 ? outcome.EchoTimesMs[outcome.EchoTimesMs.Length - 1] : (double?)null;
@@ -227,7 +239,7 @@ namespace EchoPS.Measure
             if (soft == null)
                 return asked;
             Setup.DescriptorLimit = soft;
-            long free = soft.Value - (DescriptorLimit.OpenNow() ?? 0) - DescriptorReserve;
+            long free = soft.Value - (DescriptorLimit.OpenNow() ?? 0) - DescriptorReserve - (long)_options.IdleConnections * Setup.Targets.Length;
             if (free >= asked)
                 return asked;
             int allowed = (int)Math.Max(1, free);
@@ -353,6 +365,11 @@ namespace EchoPS.Measure
                 m.CapacityConnected = Median(Rounds.Select(r => (double?)r.CapacityConnected));
                 m.CapacityEchoed = Median(Rounds.Select(r => (double?)r.CapacityEchoed));
                 m.CapacityLastEchoMs = Median(Rounds.Select(r => r.CapacityLastEchoMs));
+                m.CapacityKernel = KernelCounterDelta.Sum(Rounds.Select(r => r.CapacityKernel));
+                m.CapacityConnectP50Ms = Median(Rounds.Select(r => r.CapacityConnectP50Ms));
+                m.CapacityConnectMaxMs = Max(Rounds.Select(r => r.CapacityConnectMaxMs));
+                m.Load = LoadMedians(Rounds, o.LoadClients);
+                m.LoadDurationMs = o.LoadDuration.TotalMilliseconds;
                 var samples = RttSamplesMs.ToArray();
                 Array.Sort(samples);
                 m.RttSamplesMs = samples;
