@@ -16,7 +16,7 @@ namespace EchoPS.Measure
         /// <summary>The property it belongs to: RttP50Ms, StreamRatio, Load100RoundTripsPerSec, ...</summary>
         public string Figure { get; internal set; }
 
-        /// <summary>The value reported (median over the rounds).</summary>
+        /// <summary>The value reported: the median over the rounds; for a ratio, the ratio of the medians.</summary>
         public double? Value { get; internal set; }
 
         /// <summary>The lowest round.</summary>
@@ -87,8 +87,12 @@ namespace EchoPS.Measure
                     var baseRounds = baseline.PerRound;
                     var ratios = m.PerRound.Select((r, i) => i < baseRounds.Length && of(r) is double v && of(baseRounds[i]) is double b && b > 0 ? v / b : (double?)null).ToArray();
                     var ratioSpread = Of(ratio, ratios, isRatio: true);
-                    if (ratioSpread != null)
-                        spreads.Add(ratioSpread);
+                    if (ratioSpread == null)
+                        continue;
+                    // The value shown is the ratio reported (of the medians), where the result has one by that name.
+                    if (typeof(EchoServerMeasurement).GetProperty(ratio)?.GetValue(m) is double reported)
+                        ratioSpread.Value = reported;
+                    spreads.Add(ratioSpread);
                 }
                 m.Spread = spreads.ToArray();
                 m.WithinNoise = spreads.Where(s => s.WithinNoise == true).Select(s => s.Figure).ToArray();
