@@ -10,7 +10,7 @@ using EchoPS.Measure;
 namespace EchoPS.Commands
 {
     /// <summary>
-    /// <para type="synopsis">Runs the lab's standard measurement against echo servers: round trip, stream, connections, slots, capacity.</para>
+    /// <para type="synopsis">Runs the lab's standard measurement against echo servers: round trip, stream, connections, slots, capacity, load.</para>
     /// </summary>
     [Cmdlet(VerbsDiagnostic.Measure, "EchoServer", DefaultParameterSetName = TargetSet)]
     [OutputType(typeof(EchoServerMeasurement))]
@@ -114,6 +114,22 @@ namespace EchoPS.Commands
         [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double CapacityWaitSec { get; set; }
+
+        /// <summary>Load: clients at once, one step each (default 1, 10, 100, 1000; -Quick: 1, 10, 100).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [ValidateRange(1, MeasureOptions.MaxLoadClients)]
+        public int[] Clients { get; set; }
+
+        /// <summary>Load: seconds each step's timed part runs (fractions allowed).</summary>
+        [Parameter]
+        [ValidateRange(0.01, 3600.0)]
+        public double LoadSec { get; set; }
+
+        /// <summary>Connections opened to every server before the figures and held, silent, during them (0: none).</summary>
+        [Parameter]
+        [ValidateRange(0, MeasureOptions.MaxLoadClients)]
+        public int IdleConnections { get; set; }
 
         /// <summary>Seconds allowed for each connect and every read (fractions allowed).</summary>
         [Parameter]
@@ -297,6 +313,9 @@ namespace EchoPS.Commands
             if (IsBound(nameof(CapacityWaitSec))) o.CapacityWait = TimeSpan.FromSeconds(CapacityWaitSec);
             if (IsBound(nameof(TimeoutSec))) o.Timeout = TimeSpan.FromSeconds(TimeoutSec);
             if (IsBound(nameof(DeadlineSec))) o.FigureDeadline = TimeSpan.FromSeconds(DeadlineSec);
+            if (IsBound(nameof(Clients))) o.LoadClients = Clients;
+            if (IsBound(nameof(LoadSec))) o.LoadDuration = TimeSpan.FromSeconds(LoadSec);
+            if (IsBound(nameof(IdleConnections))) o.IdleConnections = IdleConnections;
             o.BaselineIndex = BaselineIndex();
             ServerOptions(o);
             return o;

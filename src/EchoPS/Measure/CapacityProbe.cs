@@ -28,6 +28,7 @@ namespace EchoPS.Measure
             internal int Connected;
             internal int Echoed;
             internal double[] EchoTimesMs = new double[0];
+            internal double[] ConnectTimesMs = new double[0];
         }
 
         internal static Outcome Run(IPEndPoint endPoint, int count, int size, TimeSpan wait, ProbeSockets sockets,
@@ -36,6 +37,7 @@ namespace EchoPS.Measure
             var pattern = RepeatingPattern.Create(null, size);
             var outcome = new Outcome();
             var echoTimes = new double[count];
+            var connectTimes = new double[count];
             var statuses = new string[count];
             var tasks = new Task[count];
             // Settled: echoed (or failed) or ended; the probe stops waiting once every client has settled.
@@ -49,7 +51,7 @@ namespace EchoPS.Measure
                 // Each client sends its own slice of the pattern, so one's echo cannot pass for another's.
                 int offset = pattern.OffsetAt((long)client * size);
                 settled[i] = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                tasks[i] = OneAsync(endPoint, sockets, pattern.Bytes, offset, size, start, outcome, echoTimes, statuses, client, settled[i]);
+                tasks[i] = OneAsync(endPoint, sockets, pattern.Bytes, offset, size, start, outcome, echoTimes, connectTimes, statuses, client, settled[i]);
             }
             // Every client gets until the deadline; then closing the sockets ends whatever still waits.
             var all = Task.WhenAll(settled.Select(t => t.Task));
@@ -73,6 +75,7 @@ namespace EchoPS.Measure
             var times = echoTimes.Where(t => t > 0).ToArray();
             Array.Sort(times);
             outcome.EchoTimesMs = times;
+            outcome.ConnectTimesMs = connectTimes.Where(t => t > 0).OrderBy(t => t).ToArray();
             outcome.Echoed = times.Length;
             // Not accepted, or accepted and not served, within T is what this probe measures (Connected, Echoed),
             // not an error: a blocking server answers one of N. Refused, reset, closed early and mismatched are errors.
@@ -99,7 +102,7 @@ namespace EchoPS.Measure
         }
 
         private static async Task OneAsync(IPEndPoint endPoint, ProbeSockets sockets, byte[] pattern, int offset, int size,
-            long start, Outcome outcome, double[] echoTimes, string[] statuses, int client, TaskCompletionSource<bool> settled)
+            long start, Outcome outcome, double[] echoTimes, double[] connectTimes, string[] statuses, int client, TaskCompletionSource<bool> settled)
         {
             bool connected = false, echoed = false;
             int received = 0;
@@ -108,18 +111,10 @@ namespace EchoPS.Measure
                 var socket = sockets.Open(endPoint.AddressFamily);
                 await socket.ConnectAsync(endPoint).ConfigureAwait(false);
                 connected = true;
+                connectTimes[client] = Math.Max(LatencyStats.ToMs(Stopwatch.GetTimestamp() - start), 1e-6);
                 Interlocked.Increment(ref outcome.Connected);
-                int sent = 0;
-                while (sent < size)
-                    sent += await socket.SendAsync(new ArraySegment<byte>(pattern, offset + sent, size - sent), SocketFlags.None).ConfigureAwait(false);
                 var readBack = new byte[size];
-                while (received < size)
-                {
-                    int n = await socket.ReceiveAsync(new ArraySegment<byte>(readBack, received, size - received), SocketFlags.None).ConfigureAwait(false);
-                    if (n == 0)
-                        break;
-                    received += n;
-                }
+                received = await ProbeSockets.EchoAsync(socket, pattern, offset, size, readBack).ConfigureAwait(false);
                 long now = Stopwatch.GetTimestamp();
                 if (received < size)
                     statuses[client] = nameof(EchoRoundTripStatus.ClosedEarly);

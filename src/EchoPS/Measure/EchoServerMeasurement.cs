@@ -100,6 +100,36 @@ namespace EchoPS.Measure
         /// <summary>From the start of the probe to the last echo that came within T (median over rounds).</summary>
         public double? CapacityLastEchoMs { get; internal set; }
 
+        /// <summary>The kernel's TCP counters' growth during the capacity probes, all rounds (machine-wide: every process's connections count).</summary>
+        public KernelCounterDelta CapacityKernel { get; internal set; }
+
+        /// <summary>Capacity: median time to connect from the probe's start (median over rounds).</summary>
+        public double? CapacityConnectP50Ms { get; internal set; }
+
+        /// <summary>Capacity: the slowest connect of all rounds (about 1,000 ms or 3,000 ms after a listen-queue overflow: the SYN was sent again).</summary>
+        public double? CapacityConnectMaxMs { get; internal set; }
+
+        /// <summary>The load figure's steps (clients at once), medians over rounds; null when it did not run.</summary>
+        public LoadStep[] Load { get; internal set; }
+
+        /// <summary>How long each load step's timed part ran.</summary>
+        public double LoadDurationMs { get; internal set; }
+
+        /// <summary>Idle connections asked for (-IdleConnections), held silent during the figures; 0 when none.</summary>
+        public int IdleAsked { get; internal set; }
+
+        /// <summary>Idle connections the server took (connected and echoed one message) before the figures.</summary>
+        public int IdleHeld { get; internal set; }
+
+        /// <summary>Idle connections still open after the figures.</summary>
+        public int IdleOpenAtEnd { get; internal set; }
+
+        /// <summary>Every figure's and ratio's spread over the rounds: min-max, and a 95 % confidence interval with 5+ rounds.</summary>
+        public FigureSpread[] Spread { get; internal set; } = new FigureSpread[0];
+
+        /// <summary>The ratios whose interval includes 1.0 (no difference shown beyond the rounds' noise).</summary>
+        public string[] WithinNoise { get; internal set; } = new string[0];
+
         /// <summary>RttP50Ms against the baseline's (lower is faster).</summary>
         public double? RttP50Ratio { get; internal set; }
 
@@ -290,6 +320,24 @@ namespace EchoPS.Measure
 
         /// <summary>Time to the last capacity echo within T.</summary>
         public double? CapacityLastEchoMs { get; internal set; }
+
+        /// <summary>The kernel's TCP counters' growth during this round's capacity probe (machine-wide).</summary>
+        public KernelCounterDelta CapacityKernel { get; internal set; }
+
+        /// <summary>Capacity: median time to connect from the probe's start.</summary>
+        public double? CapacityConnectP50Ms => Quantile(CapacityConnectTimesMs, 0.5);
+
+        /// <summary>Capacity: the slowest connect.</summary>
+        public double? CapacityConnectMaxMs => Quantile(CapacityConnectTimesMs, 1);
+
+        /// <summary>Capacity: each connection's time to connect from the probe's start, sorted; not output.</summary>
+        internal double[] CapacityConnectTimesMs { get; set; }
+
+        /// <summary>The load figure's steps in this round.</summary>
+        public LoadStep[] Load { get; internal set; }
+
+        private static double? Quantile(double[] sorted, double q) =>
+            sorted == null || sorted.Length == 0 ? (double?)null : sorted[Math.Max(1, Math.Min(sorted.Length, (int)Math.Ceiling(q * sorted.Length))) - 1];
 
         /// <summary>Each capacity echo's time from the probe's start, sorted (the capacity chart); not output.</summary>
         internal double[] CapacityEchoTimesMs { get; set; }

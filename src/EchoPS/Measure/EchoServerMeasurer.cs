@@ -47,7 +47,7 @@ namespace EchoPS.Measure
             _options.Validate(targets);
             var states = targets.Select(t => new TargetState(t)).ToArray();
             Setup = MeasureSetup.Describe(_options, targets);
-            var figures = new[] { MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity }
+            var figures = new[] { MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity, MeasureFigure.Load }
                 .Where(f => (_options.Figures & f) != 0).ToArray();
             int capacity = (_options.Figures & MeasureFigure.Capacity) != 0 ? CapacityAllowed() : 0;
 
@@ -71,6 +71,7 @@ namespace EchoPS.Measure
                 Preflight(state);
             }
             WarmUpStarted(states);
+            OpenIdle(states);
             for (int round = 1; round <= _options.Rounds; round++)
             {
                 var order = round % 2 == 1 ? states : states.Reverse().ToArray();
@@ -92,7 +93,9 @@ namespace EchoPS.Measure
             var results = states.Select(s => s.ToMeasurement(_options, figures, capacity)).ToArray();
             for (int i = 0; i < states.Length; i++)
                 FillServerSide(results[i], states[i], figures);
+            CloseIdle(states, results);
             Ratios.Fill(results, _options.BaselineIndex);
+            Spread.Fill(results, _options.BaselineIndex);
             return results;
         }
 
@@ -107,6 +110,7 @@ namespace EchoPS.Measure
                 _cancelled = true;
                 _client?.Cancel();
                 _sockets?.Dispose();
+                CloseIdle();
             }
         }
 
@@ -156,6 +160,9 @@ namespace EchoPS.Measure
                     break;
                 case MeasureFigure.Capacity:
                     MeasureCapacity(state, round, capacity);
+                    break;
+                case MeasureFigure.Load:
+                    MeasureLoad(state, round);
                     break;
             }
         }
@@ -242,11 +249,14 @@ namespace EchoPS.Measure
 
         private void MeasureCapacity(TargetState state, MeasureRound round, int capacity)
         {
+            var before = KernelCounters.Read();
             var outcome = WithSockets(sockets =>
             {
                 using (var clock = new FigureClock(FigureBounds.For(MeasureFigure.Capacity, _options), sockets))
                     return CapacityProbe.Run(state.EndPoint, capacity, _options.MessageSize, _options.CapacityWait, sockets, state.Errors, () => _cancelled, clock);
             });
+            round.CapacityKernel = KernelCounters.Delta(before, KernelCounters.Read());
+            round.CapacityConnectTimesMs = outcome.ConnectTimesMs;
             round.CapacityConnected = outcome.Connected;
             round.CapacityEchoed = outcome.Echoed;
             round.CapacityLastEchoMs = outcome.EchoTimesMs.Length > 0 ? outcome.EchoTimesMs[outcome.EchoTimesMs.Length - 1] : (double?)null;
@@ -263,7 +273,7 @@ namespace EchoPS.Measure
             if (soft == null)
                 return asked;
             Setup.DescriptorLimit = soft;
-            long free = soft.Value - (DescriptorLimit.OpenNow() ?? 0) - DescriptorReserve;
+            long free = soft.Value - (DescriptorLimit.OpenNow() ?? 0) - DescriptorReserve - (long)_options.IdleConnections * Setup.Targets.Length;
             if (free >= asked)
                 return asked;
             int allowed = (int)Math.Max(1, free);
@@ -390,6 +400,11 @@ namespace EchoPS.Measure
                 m.CapacityConnected = Median(Rounds.Select(r => (double?)r.CapacityConnected));
                 m.CapacityEchoed = Median(Rounds.Select(r => (double?)r.CapacityEchoed));
                 m.CapacityLastEchoMs = Median(Rounds.Select(r => r.CapacityLastEchoMs));
+                m.CapacityKernel = KernelCounterDelta.Sum(Rounds.Select(r => r.CapacityKernel));
+                m.CapacityConnectP50Ms = Median(Rounds.Select(r => r.CapacityConnectP50Ms));
+                m.CapacityConnectMaxMs = Max(Rounds.Select(r => r.CapacityConnectMaxMs));
+                m.Load = LoadMedians(Rounds, o.LoadClients);
+                m.LoadDurationMs = o.LoadDuration.TotalMilliseconds;
                 var samples = RttSamplesMs.ToArray();
                 Array.Sort(samples);
                 m.RttSamplesMs = samples;

@@ -12,12 +12,46 @@ namespace EchoPS.Measure
 {
     /// <summary>
     /// The report's charts, drawn with OxyPlot and written as SVG (managed code only). Kept in its own class so that
-    /// OxyPlot.dll is loaded only when a report is written.
+    /// OxyPlot.dll is loaded only when a report is written. Every series has its own colour from the Okabe-Ito
+    /// palette (distinct also for colour-blind readers), its own dash style and marker, and a line a little thicker
+    /// than the next series', so series that lie on top of each other still show.
     /// </summary>
     internal static class MeasureCharts
     {
         private const int Width = 900;
         private const int Height = 500;
+
+        /// <summary>The most points a timeline keeps per series (the capacity chart: 10,000 echoes were 9.8 MB of SVG).</summary>
+        internal const int MaxTimelinePoints = 400;
+
+        /// <summary>Okabe-Ito, in an order where neighbours differ most; yellow last (faint on white).</summary>
+        internal static readonly OxyColor[] Palette =
+        {
+            OxyColor.FromRgb(0x00, 0x72, 0xB2), OxyColor.FromRgb(0xD5, 0x5E, 0x00), OxyColor.FromRgb(0x00, 0x9E, 0x73),
+            OxyColor.FromRgb(0xCC, 0x79, 0xA7), OxyColor.FromRgb(0xE6, 0x9F, 0x00), OxyColor.FromRgb(0x56, 0xB4, 0xE9),
+            OxyColor.FromRgb(0x00, 0x00, 0x00), OxyColor.FromRgb(0xF0, 0xE4, 0x42),
+        };
+
+        private static readonly LineStyle[] Dashes = { LineStyle.Solid, LineStyle.Dash, LineStyle.Dot, LineStyle.DashDot, LineStyle.LongDash, LineStyle.DashDotDot, LineStyle.LongDashDot, LineStyle.Solid };
+
+        private static readonly MarkerType[] Markers = { MarkerType.Circle, MarkerType.Square, MarkerType.Diamond, MarkerType.Triangle, MarkerType.Cross, MarkerType.Plus, MarkerType.Star, MarkerType.Circle };
+
+        /// <summary>Series i of n: its colour, dash and marker, and a line thicker the earlier it is drawn (later ones lie on top).</summary>
+        private static T Style<T>(T series, int i, int n, bool markers) where T : LineSeries
+        {
+            series.Color = Palette[i % Palette.Length];
+            series.LineStyle = Dashes[i % Dashes.Length];
+            series.StrokeThickness = 2 + 1.5 * (n - 1 - i);
+            if (markers)
+            {
+                series.MarkerType = Markers[i % Markers.Length];
+                series.MarkerSize = 4 + 1.5 * (n - 1 - i);
+                series.MarkerFill = series.Color;
+                series.MarkerStroke = series.Color;
+            }
+            return series;
+        }
+
         private const string Font = "DejaVu Sans, Verdana, sans-serif";
         private static readonly double[] Quantiles = BuildQuantiles();
 
@@ -29,6 +63,8 @@ namespace EchoPS.Measure
             Save(folder, "slots.svg", Slots(results), files, skipped, "slots.svg: no slots figures.");
             Save(folder, "capacity.svg", Capacity(results), files, skipped, "capacity.svg: no capacity figures.");
             Save(folder, "throughput.svg", Throughput(results), files, skipped, "throughput.svg: no stream figures.");
+            Save(folder, "load.svg", Load(results), files, skipped, "load.svg: no load figures.");
+            // A server-cost chart (CPU per round trip of each server) plugs in here once the server-side figures exist.
             return files;
         }
 
@@ -74,9 +110,10 @@ namespace EchoPS.Measure
                 MajorGridlineStyle = LineStyle.Dot,
             });
             model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Title = "round trip (µs)", MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None });
-            foreach (var r in withData)
+            for (int i = 0; i < withData.Length; i++)
             {
-                var series = new LineSeries { Title = r.Name, StrokeThickness = 2 };
+                var r = withData[i];
+                var series = Style(new LineSeries { Title = r.Name }, i, withData.Length, markers: false);
                 var samples = r.RttSamplesMs;
                 foreach (double q in Quantiles)
                 {
@@ -113,9 +150,10 @@ namespace EchoPS.Measure
                 $"{first.SlotClients} clients connect together, each holds {first.SlotHoldMs:0} ms after its echo; clients in order of service");
             model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "client k (in order of service)", Minimum = 0.5, Maximum = first.SlotClients + 0.5, MajorStep = Math.Max(1, first.SlotClients / 16), MinorStep = 1, MajorGridlineStyle = LineStyle.Dot });
             model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "wait for first echo (ms)", Minimum = 0, MajorGridlineStyle = LineStyle.Dot });
-            foreach (var r in withData)
+            for (int i = 0; i < withData.Length; i++)
             {
-                var series = new LineSeries { Title = $"{r.Name}: {r.Slots:0.#} slot(s)", MarkerType = MarkerType.Circle, MarkerSize = 4, StrokeThickness = 2 };
+                var r = withData[i];
+                var series = Style(new LineSeries { Title = $"{r.Name}: {r.Slots:0.#} slot(s)" }, i, withData.Length, markers: true);
                 for (int k = 0; k < r.SlotWaitsMs.Length; k++)
                     if (r.SlotWaitsMs[k] is double w)
                         series.Points.Add(new DataPoint(k + 1, w));
@@ -134,17 +172,95 @@ namespace EchoPS.Measure
             var model = NewModel("Capacity: connections echoed over time",
                 $"{first.CapacityRequested} connections opened at once, one message each, kept open for {first.CapacityWaitMs / 1000:0.###} s (last round)");
             model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "time since the probe started (ms)", Minimum = 0, Maximum = first.CapacityWaitMs, MajorGridlineStyle = LineStyle.Dot });
-            model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "connections echoed", Minimum = 0, Maximum = first.CapacityRequested * 1.05, MajorGridlineStyle = LineStyle.Dot });
-            foreach (var r in withData)
+            // A log axis: a blocking server's 1 echo of N sits as high above the axis as N's decades allow, not on it.
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Title = "connections echoed (log)", Minimum = 0.8, Maximum = first.CapacityRequested * 1.3, MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None });
+            for (int k = 0; k < withData.Length; k++)
             {
+                var r = withData[k];
                 var last = r.PerRound.Last(p => p.CapacityEchoed != null);
                 var times = last.CapacityEchoTimesMs ?? new double[0];
-                var series = new StairStepSeries { Title = $"{r.Name}: {last.CapacityEchoed} of {r.CapacityRequested}", StrokeThickness = 2, VerticalStrokeThickness = 2 };
-                series.Points.Add(new DataPoint(0, 0));
-                for (int i = 0; i < times.Length; i++)
-                    series.Points.Add(new DataPoint(times[i], i + 1));
-                series.Points.Add(new DataPoint(r.CapacityWaitMs, times.Length));
+                // One polyline of steps (a StairStepSeries draws every segment as an element of its own): evenly by
+                // rank, at most MaxTimelinePoints steps, the count at each kept time exact.
+                var series = Style(new LineSeries { Title = $"{r.Name}: {last.CapacityEchoed} of {r.CapacityRequested}" }, k, withData.Length, markers: false);
+                int step = Math.Max(1, (times.Length + MaxTimelinePoints - 1) / MaxTimelinePoints);
+                var kept = new List<int>();
+                for (int i = 0; i < times.Length; i += step)
+                    kept.Add(i);
+                if (kept.Count > 0 && kept[kept.Count - 1] != times.Length - 1)
+                    kept.Add(times.Length - 1);
+                int count = 0;
+                foreach (int i in kept)
+                {
+                    if (count > 0)
+                        series.Points.Add(new DataPoint(times[i], count));
+                    count = i + 1;
+                    series.Points.Add(new DataPoint(times[i], count));
+                }
+                if (times.Length > 0)
+                    series.Points.Add(new DataPoint(r.CapacityWaitMs, times.Length));
                 model.Series.Add(series);
+            }
+            return model;
+        }
+
+        /// <summary>Whiskers from each server's lowest to highest round (its FigureSpread), over horizontal bars at category k.</summary>
+        private static void AddErrorBars(PlotModel model, IReadOnlyList<EchoServerMeasurement> results, string figure)
+        {
+            for (int k = 0; k < results.Count; k++)
+            {
+                var spread = results[k].Spread?.FirstOrDefault(s => s.Figure == figure);
+                if (spread?.Min == null || spread.Max == null || spread.Rounds < 2)
+                    continue;
+                double low = spread.CiLow ?? spread.Min.Value, high = spread.CiHigh ?? spread.Max.Value;
+                var whisker = new LineSeries { Color = OxyColors.Black, StrokeThickness = 1.5, RenderInLegend = false };
+                // A category axis puts bar k at k; the caps are a fifth of a bar high.
+                foreach (var (x, y) in new[] { (spread.Min.Value, k - 0.1), (spread.Min.Value, k + 0.1), (spread.Min.Value, (double)k), (spread.Max.Value, (double)k), (spread.Max.Value, k - 0.1), (spread.Max.Value, k + 0.1) })
+                    whisker.Points.Add(new DataPoint(x, y));
+                model.Series.Add(whisker);
+                if (spread.CiLow != null)
+                {
+                    var ci = new LineSeries { Color = OxyColors.Black, StrokeThickness = 4, RenderInLegend = false };
+                    ci.Points.Add(new DataPoint(low, k));
+                    ci.Points.Add(new DataPoint(high, k));
+                    model.Series.Add(ci);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Load: round trips/s (upper panel) and p99 (lower panel) against clients at once, log axes, one line per
+        /// server in the same style in both panels; whiskers on round trips/s are the rounds' min–max.
+        /// </summary>
+        private static PlotModel Load(IReadOnlyList<EchoServerMeasurement> results)
+        {
+            var withData = results.Where(r => r.Load != null && r.Load.Length > 0).ToArray();
+            if (withData.Length == 0)
+                return null;
+            var model = NewModel("Load: many clients at once",
+                $"{withData[0].MessageSize}-byte messages, each client waits for its verified echo; median over rounds, whiskers: min–max");
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "clients at once", MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None, MinimumPadding = 0.05, MaximumPadding = 0.05 });
+            model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Key = "rate", Title = "round trips/s", StartPosition = 0.55, EndPosition = 1, Minimum = 0, MaximumPadding = 0.1, MajorGridlineStyle = LineStyle.Dot });
+            model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Key = "p99", Title = "p99 (ms, log)", StartPosition = 0, EndPosition = 0.45, MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None });
+            for (int i = 0; i < withData.Length; i++)
+            {
+                var r = withData[i];
+                var rate = Style(new LineSeries { Title = r.Name, YAxisKey = "rate" }, i, withData.Length, markers: true);
+                var p99 = Style(new LineSeries { YAxisKey = "p99", RenderInLegend = false }, i, withData.Length, markers: true);
+                foreach (var step in r.Load.OrderBy(s => s.Clients))
+                {
+                    rate.Points.Add(new DataPoint(step.Clients, step.RoundTripsPerSec));
+                    if (step.P99Ms is double ms && ms > 0)
+                        p99.Points.Add(new DataPoint(step.Clients, ms));
+                    if (step.RoundTripsPerSecMin is double low && step.RoundTripsPerSecMax is double high && high > low)
+                    {
+                        var whisker = new LineSeries { Color = rate.Color, StrokeThickness = 1, YAxisKey = "rate", RenderInLegend = false };
+                        whisker.Points.Add(new DataPoint(step.Clients, low));
+                        whisker.Points.Add(new DataPoint(step.Clients, high));
+                        model.Series.Add(whisker);
+                    }
+                }
+                model.Series.Add(rate);
+                model.Series.Add(p99);
             }
             return model;
         }
@@ -158,10 +274,12 @@ namespace EchoPS.Measure
             var names = results.Select(r => r.Name).ToArray();
             model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = names, IsZoomEnabled = false });
             model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "MiB/s", Minimum = 0, MaximumPadding = 0.15, MajorGridlineStyle = LineStyle.Dot });
-            var bars = new BarSeries { LabelFormatString = "{0:0.0} MiB/s", LabelPlacement = LabelPlacement.Outside, FillColor = OxyColor.FromRgb(0x4e, 0x79, 0xa7) };
+            var bars = new BarSeries { LabelFormatString = "{0:0.0} MiB/s", LabelPlacement = LabelPlacement.Base, FillColor = Palette[5] };
             foreach (var r in results)
                 bars.Items.Add(new BarItem(r.StreamMiBps ?? 0));
             model.Series.Add(bars);
+            AddErrorBars(model, results, "StreamMiBps");
+            model.Subtitle = "median over rounds, whiskers: the rounds' min–max; higher is faster";
             model.Legends.Clear();
             model.PlotMargins = new OxyThickness(Math.Min(300, 20 + 9 * names.Max(n => n.Length)), double.NaN, double.NaN, double.NaN);
             return model;

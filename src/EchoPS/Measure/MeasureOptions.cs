@@ -20,8 +20,10 @@ namespace EchoPS.Measure
         Slots = 8,
         /// <summary>N connections at once, each with one message, kept open: how many are echoed within T.</summary>
         Capacity = 16,
+        /// <summary>Many clients at once (1, 10, 100, 1000 by default), each sending, waiting for its verified echo, repeating.</summary>
+        Load = 32,
         /// <summary>Every figure.</summary>
-        All = RoundTrip | Stream | Connections | Slots | Capacity,
+        All = RoundTrip | Stream | Connections | Slots | Capacity | Load,
     }
 
     /// <summary>One server to measure: a label and where it listens.</summary>
@@ -112,11 +114,23 @@ namespace EchoPS.Measure
         /// <summary>How long each slots client holds its connection after its echo (H).</summary>
         public TimeSpan SlotHold { get; set; } = TimeSpan.FromMilliseconds(200);
 
-        /// <summary>Connections the capacity probe opens at once (N).</summary>
-        public int CapacityConnections { get; set; } = 1000;
+        /// <summary>Connections the capacity probe opens at once (N); above select()'s FD_SETSIZE (1,024), so its limit shows.</summary>
+        public int CapacityConnections { get; set; } = 2000;
 
         /// <summary>How long the capacity probe waits for every echo (T).</summary>
         public TimeSpan CapacityWait { get; set; } = TimeSpan.FromSeconds(3);
+
+        /// <summary>The most clients of one load step, and the most idle connections.</summary>
+        public const int MaxLoadClients = 100_000;
+
+        /// <summary>The load figure's steps: clients at once, one step each.</summary>
+        public int[] LoadClients { get; set; } = { 1, 10, 100, 1000 };
+
+        /// <summary>How long each load step's timed part runs.</summary>
+        public TimeSpan LoadDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>Connections opened to every server before the figures and held, silent, during them (0: none).</summary>
+        public int IdleConnections { get; set; }
 
         /// <summary>Bounds each connect and every read.</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
@@ -135,6 +149,8 @@ namespace EchoPS.Measure
             SlotHold = TimeSpan.FromMilliseconds(100),
             CapacityConnections = 100,
             CapacityWait = TimeSpan.FromSeconds(1),
+            LoadClients = new[] { 1, 10, 100 },
+            LoadDuration = TimeSpan.FromMilliseconds(250),
         };
 
         /// <summary>CPU list the servers the measurer starts are pinned to ("1", "0-1"); null: not pinned.</summary>
@@ -173,6 +189,12 @@ namespace EchoPS.Measure
             EchoServerOptions.CheckRange(nameof(ConnectionCount), ConnectionCount, 1, 10_000_000);
             EchoServerOptions.CheckRange(nameof(SlotClients), SlotClients, 1, MaxSlotClients);
             EchoServerOptions.CheckRange(nameof(CapacityConnections), CapacityConnections, 1, MaxCapacityConnections);
+            if (LoadClients == null || LoadClients.Length == 0)
+                throw new ArgumentException("LoadClients needs at least one step (clients at once).", nameof(LoadClients));
+            foreach (int clients in LoadClients)
+                EchoServerOptions.CheckRange(nameof(LoadClients), clients, 1, MaxLoadClients);
+            EchoServerOptions.CheckRange(nameof(IdleConnections), IdleConnections, 0, MaxLoadClients);
+            CheckPositive(nameof(LoadDuration), LoadDuration);
             CheckPositive(nameof(StreamDuration), StreamDuration);
             CheckPositive(nameof(CapacityWait), CapacityWait);
             CheckPositive(nameof(Timeout), Timeout);

@@ -83,8 +83,9 @@ namespace EchoPS.Measure
             md.AppendLine("| Server | p50 (lower is faster) | p99 | Stream (higher is faster) | Conn/s | Slots | Capacity |");
             md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
             foreach (var r in results)
-                md.AppendLine($"| {r.Name} | {X(r.RttP50Ratio)} | {X(r.RttP99Ratio)} | {X(r.StreamRatio)} | {X(r.ConnectionsRatio)} | {X(r.SlotsRatio)} | {X(r.CapacityRatio)} |");
-            md.AppendLine();
+                md.AppendLine($"| {r.Name} | {X(r, nameof(r.RttP50Ratio), r.RttP50Ratio)} | {X(r, nameof(r.RttP99Ratio), r.RttP99Ratio)} | {X(r, nameof(r.StreamRatio), r.StreamRatio)} | {X(r, nameof(r.ConnectionsRatio), r.ConnectionsRatio)} | {X(r, nameof(r.SlotsRatio), r.SlotsRatio)} | {X(r, nameof(r.CapacityRatio), r.CapacityRatio)} |");
+            md.AppendLine().AppendLine("~ : within noise (the ratio's interval over the rounds includes 1.0; see Spread over rounds).").AppendLine();
+            MeasureReportLoad.Sections(md, results);
 
             md.Append(MeasureReportServers.CostTables(results, baseline.Name));
 
@@ -124,6 +125,6 @@ namespace EchoPS.Measure
 
         private static string N(double? value, string format) => value == null ? "—" : value.Value.ToString(format, C);
 
-        private static string X(double? ratio) => ratio == null ? "—" : ratio.Value.ToString("0.00", C) + "x";
+        private static string X(EchoServerMeasurement r, string name, double? ratio) => MeasureReportLoad.Ratio(r, name, ratio);
     }
 }

@@ -80,6 +80,26 @@ namespace EchoPS.Measure
             return extra;
         }
 
+        /// <summary>
+        /// Sends size bytes of the pattern from offset and reads the echo into readBack, asynchronously (the runtime's
+        /// event loop, no thread waits). Returns the bytes that came back: fewer than size when the peer closed.
+        /// </summary>
+        internal static async System.Threading.Tasks.Task<int> EchoAsync(Socket socket, byte[] pattern, int offset, int size, byte[] readBack)
+        {
+            int sent = 0;
+            while (sent < size)
+                sent += await socket.SendAsync(new ArraySegment<byte>(pattern, offset + sent, size - sent), SocketFlags.None).ConfigureAwait(false);
+            int received = 0;
+            while (received < size)
+            {
+                int n = await socket.ReceiveAsync(new ArraySegment<byte>(readBack, received, size - received), SocketFlags.None).ConfigureAwait(false);
+                if (n == 0)
+                    break;
+                received += n;
+            }
+            return received;
+        }
+
         /// <summary>A socket error (or a closed socket) as an echo status name.</summary>
         internal static string StatusOf(Exception ex) =>
             ex is ObjectDisposedException ? nameof(EchoRoundTripStatus.TimedOut) : EchoClient.Classify(ex).ToString();
