@@ -118,16 +118,19 @@ namespace EchoPS.Commands
         /// <summary>Load: clients at once, one step each (default 1, 10, 100, 1000; -Quick: 1, 10, 100).</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [WholeNumber]
         [ValidateRange(1, MeasureOptions.MaxLoadClients)]
         public int[] Clients { get; set; }
 
         /// <summary>Load: seconds each step's timed part runs (fractions allowed).</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.01, 3600.0)]
         public double LoadSec { get; set; }
 
         /// <summary>Connections opened to every server before the figures and held, silent, during them (0: none).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(0, MeasureOptions.MaxLoadClients)]
         public int IdleConnections { get; set; }
 
@@ -159,11 +162,13 @@ namespace EchoPS.Commands
 
         /// <summary>Seconds a server it starts may take to listen (fractions allowed); it is stopped, with its output in the error, when it does not. Default 120.</summary>
         [Parameter]
+        [Seconds]
         [ValidateRange(0.1, 3600.0)]
         public double StartTimeoutSec { get; set; }
 
         /// <summary>The process of each host:port target to observe, in the order of the targets (0: find it from its port).</summary>
         [Parameter]
+        [WholeNumber]
         [ValidateRange(0, int.MaxValue)]
         public int[] ProcessId { get; set; }
 
