@@ -8,8 +8,8 @@
     Description          = 'A blocking, single-client TCP echo server and the client that verifies and measures it: a clean baseline for learning sockets and I/O models, checking network plumbing and running latency and throughput experiments, locked down by default.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
-    # No FormatsToProcess or TypesToProcess: EchoPS.Format.ps1xml and EchoPS.Types.ps1xml (in this folder) are added by
-    # the session's first EchoPS command, which keeps Import-Module cheap (src/EchoPS/Commands/ModuleSessionData.cs).
+    FormatsToProcess     = @('EchoPS.Format.ps1xml')
+    TypesToProcess       = @('EchoPS.Types.ps1xml')
     CmdletsToExport      = @(
         'Start-BlockingEchoServer'
         'Stop-BlockingEchoServer'

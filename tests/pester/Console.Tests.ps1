@@ -109,7 +109,7 @@ Describe 'Ctrl+C on a terminal' {
             $stopped | Should -HaveCount 1
             # The normal view's row: the bytes echoed (5 B), a duration, and the grammar of one client.
             $stopped[0] | Should -Match "\sStopped\s+127\.0\.0\.1:$port\s+5 B\s+[\d,.]+\s+1 client served\s*$"
-            @($lines | Where-Object { $_ -match '^Time\s+Kind\s+Endpoint\s+Echoed\s+Duration' }).Count | Should -BeGreaterOrEqual 2
+            @($lines | Where-Object { $_ -match '^Time\s+Kind\s+Endpoint\s+Echoed\s+Dur' }).Count | Should -BeGreaterOrEqual 2
             Test-PortFree -Port $port | Should -BeTrue
         }
         finally {

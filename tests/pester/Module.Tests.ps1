@@ -13,8 +13,6 @@ BeforeAll {
     $manifestPath = Join-Path $repoRoot 'module/EchoPS.psd1'
     $manifest = Import-PowerShellDataFile $manifestPath
     $module = Import-Module $manifestPath -PassThru -Force
-    # The views and type data come with the session's first EchoPS command (not with Import-Module: issue 22).
-    $null = Get-BlockingEchoServer
 }
 
 Describe 'Manifest and exports' {
@@ -59,23 +57,6 @@ Describe 'Manifest and exports' {
 }
 
 Describe 'Format views' {
-    It 'are added by the first EchoPS command of a session, not by Import-Module, and the type data with them' {
-        $probe = Invoke-FreshPwsh @"
-Import-Module '$manifestPath'
-`$before = @(Get-FormatData -TypeName EchoPS.Server.EchoServerEvent).Count + @(Get-TypeData -TypeName 'EchoPS.*').Count
-`$null = Get-BlockingEchoServer
-`$after = @(Get-TypeData -TypeName 'EchoPS.*').TypeName | Sort-Object
-[pscustomobject]@{ Before = `$before; Views = @(Get-FormatData -TypeName EchoPS.Server.EchoServerEvent).Count; TypeData = `$after } | ConvertTo-Json -Compress
-"@
-        $probe.ExitCode | Should -Be 0 -Because $probe.Errors
-        $result = $probe.Output | ConvertFrom-Json
-        $result.Before | Should -Be 0 -Because 'Import-Module itself must stay cheap: no format or type data at import'
-        $result.Views | Should -Be 1
-        # Every <Type> of EchoPS.Types.ps1xml is in the session: an entry in a form the run-time reader does not know would be missing.
-        $declared = ([xml](Get-Content -Raw (Join-Path $repoRoot 'module/EchoPS.Types.ps1xml'))).Types.Type.Name | Sort-Object
-        $result.TypeData | Should -Be $declared
-    }
-
     It 'has a table view first and a list view for <_>' -ForEach $outputTypes {
         $views = @((Get-FormatData -TypeName $_ -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition)
         $views.Count | Should -BeGreaterThan 0 -Because "$_ needs views in EchoPS.Format.ps1xml"

@@ -19,6 +19,8 @@ function New-EchoOutputSample {
         $concurrency = Test-EchoRoundTrip 127.0.0.1 -Port $port -Concurrency 2 -HoldMs 20 -TimeoutSec 10
         # Two rounds of two small figures: a measurement with per-round records.
         $measured = Measure-EchoServer "127.0.0.1:$port" -Figure RoundTrip, Slots -Rounds 2 -Count 50 -SlotClients 2 -HoldMs 20 -TimeoutSec 10
+        # Load steps, capacity's kernel counters and the rounds' spread: two small rounds of the load and capacity figures.
+        $loaded = Measure-EchoServer "127.0.0.1:$port" -Figure Load, Capacity -Clients 1, 2 -LoadSec 0.2 -CapacityConnections 3 -CapacityWaitSec 0.5 -Rounds 2 -TimeoutSec 10
         # A client from an address outside the allowlist: a Rejected event with a reason.
         $stranger = [System.Net.Sockets.TcpClient]::new([System.Net.IPEndPoint]::new([ipaddress]'127.0.0.2', 0))
         try { $stranger.Connect([ipaddress]::Loopback, $port) } finally { $stranger.Dispose() }
@@ -38,6 +40,12 @@ function New-EchoOutputSample {
     $refused = Test-EchoRoundTrip 127.0.0.1 -Port $port -TimeoutSec 5 -ErrorAction SilentlyContinue
     # And a measurement of nothing: errors per figure.
     $unmeasured = Measure-EchoServer "127.0.0.1:$port" -Figure RoundTrip -Count 10 -TimeoutSec 5 -ErrorAction SilentlyContinue
+    # The server's side: EchoPS's own server started by command (observed in a cgroup of its own, stopped after), its
+    # syscalls traced with strace (installed as the tests install tools; without it there is no SyscallCount sample,
+    # and Serialization.Tests says so).
+    Import-Module (Join-Path $PSScriptRoot '../../build/DevTools.psm1')
+    $null = Install-DebianTool @{ strace = 'strace' }
+    $observed = Measure-EchoServer EchoPS -Figure RoundTrip -Count 20 -Rounds 1 -Trace -TimeoutSec 10 -ErrorAction SilentlyContinue
     $events = @(Receive-Job $job -Keep)
     [ordered]@{
         'EchoPS.Server.EchoServerEvent'     = $events
@@ -45,9 +53,14 @@ function New-EchoOutputSample {
         'EchoPS.Jobs.EchoServerJob'         = @($job)
         'EchoPS.Client.EchoRoundTripResult' = @($results) + $concurrency + $refused
         'EchoPS.Client.EchoClientWait'      = @($concurrency.Clients)
-        'EchoPS.Measure.EchoServerMeasurement' = @($measured) + $unmeasured
+        'EchoPS.Measure.EchoServerMeasurement' = @($measured) + $unmeasured + $loaded + $observed
         'EchoPS.Measure.MeasureRound'       = @($measured.PerRound)
         'EchoPS.Measure.MeasureError'       = @($unmeasured.Errors)
+        'EchoPS.Measure.LoadStep'           = @($loaded.Load)
+        'EchoPS.Measure.FigureSpread'       = @($loaded.Spread)
+        'EchoPS.Measure.KernelCounterDelta' = @($loaded.CapacityKernel | Where-Object { $_ })
+        'EchoPS.Measure.ServerFigureCost'   = @($observed.ServerCost)
+        'EchoPS.Measure.SyscallCount'       = @($observed.Syscalls)
     }
 }
 

@@ -29,9 +29,6 @@ namespace EchoPS.Commands
         public int[] Port { get; set; }
 
         /// <inheritdoc />
-        protected override void BeginProcessing() => ModuleSessionData.EnsureLoaded(this);
-
-        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             WriteObject(ServerSelector.Select(this, Id, Port), enumerateCollection: true);

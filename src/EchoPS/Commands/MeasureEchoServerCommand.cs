@@ -177,9 +177,6 @@ namespace EchoPS.Commands
         public SwitchParameter Trace { get; set; }
 
         /// <inheritdoc />
-        protected override void BeginProcessing() => ModuleSessionData.EnsureLoaded(this);
-
-        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             try
@@ -413,7 +410,7 @@ namespace EchoPS.Commands
             o.TraceCount = Math.Max(2, Math.Min(o.ConnectionCount, o.RoundTripCount));
             o.WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
             if (Path != null)
-                o.ServerOutputFolder = System.IO.Path.Combine(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), "servers");
+                o.ServerOutputFolder = System.IO.Path.Combine(ResolveFolder(Path), "servers");
             if (ServerCpu != null)
             {
                 if (ProcFs.ParseCpuList(ServerCpu) == null)

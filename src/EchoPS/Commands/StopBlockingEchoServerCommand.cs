@@ -43,9 +43,6 @@ namespace EchoPS.Commands
         public SwitchParameter PassThru { get; set; }
 
         /// <inheritdoc />
-        protected override void BeginProcessing() => ModuleSessionData.EnsureLoaded(this);
-
-        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             foreach (var server in Targets())
