@@ -55,7 +55,8 @@ Describe 'The event table (<_>)' -ForEach 'live', 'deserialized' {
             $lines | Where-Object { $_ -match '^Time\s' } | Should -Match 'Kind\s+Endpoint\s+Echoed\s+Dur\(ms\)\s+Reason/Detail' -Because $route
             $squeezed = Get-Squeezed $text
             foreach ($event in $events) {
-                $row = $lines | Where-Object { $_ -like "$($event.Timestamp.ToString('HH:mm:ss.fff')) *" } | Where-Object { $_ -match "\s$($event.Kind)\s" }
+                $row = $lines | Where-Object { $_ -like "$($event.Timestamp.ToString('HH:mm:ss.fff')) *" } | Where-Object { $_ -match "\s$($event.Kind)\s" } |
+                    Where-Object { -not $event.Endpoint -or $_ -like "*$($event.Endpoint) *" }
                 $row | Should -Not -BeNullOrEmpty -Because "$route shows the $($event.Kind) row of $($event.Timestamp.ToString('HH:mm:ss.fff')) with its Kind whole"
                 if ($event.Reason) { $row | Should -Match "\s$($event.Reason)(:|\s|$)" -Because "$route shows the reason $($event.Reason) whole on its row" }
                 if ($event.Message) { $squeezed | Should -BeLikeExactly "*$(Get-Squeezed $event.Message)*" -Because "$route keeps the detail '$($event.Message)'" }
