@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 
 namespace EchoPS.Measure
 {
@@ -22,15 +21,11 @@ namespace EchoPS.Measure
         internal static Dictionary<string, long> Read()
         {
             var values = new Dictionary<string, long>(StringComparer.Ordinal);
-            try
+            foreach (var file in new[] { "/proc/net/netstat", "/proc/net/snmp" })
             {
-                foreach (var file in new[] { "/proc/net/netstat", "/proc/net/snmp" })
-                    if (File.Exists(file))
-                        Parse(File.ReadAllLines(file), values);
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-            {
-                return null;
+                string text = ProcFs.Read(file); // null where the file is missing or unreadable
+                if (text != null)
+                    Parse(text.Split('\n'), values);
             }
             return values.Count == 0 ? null : values;
         }
