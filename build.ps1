@@ -137,11 +137,14 @@ function Invoke-PesterTest {
         if (-not $s.Process.HasExited) { Stop-Process -Id $s.Process.Id -Force; $s.Process.WaitForExit() }
         Write-Host ''
         Write-Host "=== Pester process $($s.Shard) of $Shards ==="
+        # The summary is the last non-empty line of the process's output; what processes started by the tests wrote
+        # to the shared error stream is shown after it, and does not hide it.
         $last = ''
-        foreach ($line in @(Get-Content $s.Log) + @(Get-Content "$($s.Log).err")) {
+        foreach ($line in @(Get-Content $s.Log)) {
             Write-Host $line
             if ("$line".Trim()) { $last = "$line".Trim() }
         }
+        foreach ($line in @(Get-Content "$($s.Log).err")) { Write-Host $line }
         $exitCode = $s.Process.ExitCode
         if ($last -notmatch '^(\d+) passed, (\d+) failed(, (\d+) skipped)?$') {
             Write-Host "Pester process $($s.Shard) ended without its summary line (exit code $exitCode): counted as one failure."

@@ -90,11 +90,16 @@ Describe 'What one connection costs' {
         $port = Get-FreePort
         $pwsh = Join-Path $PSHOME 'pwsh'
         $command = "Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Port $port -AsJob | Wait-Job"
-        $server = Start-Process $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru
+        $serverLog = Join-Path $TestDrive 'server.log'
+        $server = Start-Process $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru `
+            -RedirectStandardOutput $serverLog -RedirectStandardError "$serverLog.err"
         $tracer = $null
         try {
             # A fresh pwsh can take a long while to start on a loaded machine; bounded all the same.
-            Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 90000 | Should -BeTrue
+            $listening = Wait-Until { $server.HasExited -or -not (Test-PortFree -Port $port) } -TimeoutMs 90000
+            $state = if ($server.HasExited) { "exited with $($server.ExitCode)" } else { 'running' }
+            $because = "the server process ($state) listens on $port; its output: $(Get-Content -Raw $serverLog, "$serverLog.err" -ErrorAction SilentlyContinue)"
+            ($listening -and -not $server.HasExited) | Should -BeTrue -Because $because
             Invoke-Flood -Port $port -Count 3000 # warm-up: JIT and tiering
             Start-Sleep -Milliseconds 1000
             $file = Join-Path $TestDrive 'strace.txt'
