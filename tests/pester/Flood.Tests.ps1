@@ -3,8 +3,21 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
-    Import-Module (Join-Path $PSScriptRoot '../../build/DevTools.psm1') -Function Install-DebianTool
+    Import-Module (Join-Path $PSScriptRoot '../../build/DevTools.psm1') -Function Install-DebianTool, Wait-ProcessIdle
     Import-Module $ModuleManifest -Force
+
+    function Test-ServerConnectionOpen([int] $Port) {
+        # Whether a connection on the server's side of $Port is established or waits for the server's close
+        # (/proc/net/tcp states 01 and 08).
+        $suffix = ':{0:X4}' -f $Port
+        foreach ($file in '/proc/net/tcp', '/proc/net/tcp6') {
+            foreach ($line in [IO.File]::ReadAllLines($file) | Select-Object -Skip 1) {
+                $fields = -split $line
+                if ($fields[1].EndsWith($suffix) -and $fields[3] -in '01', '08') { return $true }
+            }
+        }
+        $false
+    }
     if (-not ('ConnectionFlood' -as [type])) {
         Add-Type -Path (Join-Path $PSScriptRoot 'FloodHelpers.cs')
     }
@@ -96,7 +109,7 @@ Describe 'What one connection costs' {
             # A fresh pwsh can take a long while to start on a loaded machine; bounded all the same.
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 90000 | Should -BeTrue
             Invoke-Flood -Port $port -Count 3000 # warm-up: JIT and tiering
-            Start-Sleep -Milliseconds 1000
+            $null = Wait-ProcessIdle -ProcessId $server.Id -TimeoutSec 20 # background compiles done
             $file = Join-Path $TestDrive 'strace.txt'
             $tracer = Start-Process strace -ArgumentList "-f -c -o `"$file`" -p $($server.Id)" -PassThru -RedirectStandardError "$file.err"
             $attached = Wait-Until { (Get-Content "/proc/$($server.Id)/status") -match 'TracerPid:\s+[1-9]' } -TimeoutMs 10000
@@ -104,10 +117,15 @@ Describe 'What one connection costs' {
                 Set-ItResult -Skipped -Because "strace could not attach to the server process: $(Get-Content -Raw "$file.err" -ErrorAction SilentlyContinue)"
                 return
             }
-            Start-Sleep -Milliseconds 500 # the other threads attach right after the first
+            # The other threads attach right after the first.
+            Wait-Until {
+                @(Get-ChildItem "/proc/$($server.Id)/task" -ErrorAction SilentlyContinue | Where-Object {
+                        (Get-Content "$($_.FullName)/status" -ErrorAction SilentlyContinue) -match '^TracerPid:\s+0$' }).Count -eq 0
+            } -TimeoutMs 10000 | Should -BeTrue
             $connections = 1000
             Invoke-Flood -Port $port -Count $connections
-            Start-Sleep -Milliseconds 300
+            # The server has closed every connection (none established or waiting for its close on the port).
+            Wait-Until { -not (Test-ServerConnectionOpen -Port $port) } -TimeoutMs 10000 | Should -BeTrue
             & kill -INT $tracer.Id
             $tracer.WaitForExit(15000) | Should -BeTrue
             $calls = @{}
@@ -241,7 +259,7 @@ Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Sl
             $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
             Wait-Until { $output.Count -ge 1 } -TimeoutMs 10000 | Should -BeTrue
             Invoke-Flood -Port $port -Count 20
-            Start-Sleep -Milliseconds 100
+            Wait-Until { (Get-BlockingEchoServer -Port $port).ClientsRejected -ge 20 } -TimeoutMs 10000 | Should -BeTrue
             $clock = [Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 3

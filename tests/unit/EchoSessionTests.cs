@@ -149,6 +149,16 @@ namespace EchoPS.Tests
         }
 
         [Fact]
+        public void With_the_slot_hold_limit_off_a_client_keeps_its_slot_while_others_wait()
+        {
+            var run = new Run(new EchoServerOptions { MaxSlotHold = TimeSpan.Zero }, Trickle(0.5, 300).Append(Close(300)).ToArray());
+            run.Host.Waiting = _ => 3;
+            var e = run.Go();
+            Assert.Equal(DisconnectReason.ClientClosed, e.Reason);
+            Assert.Equal(600, e.Echoed);
+        }
+
+        [Fact]
         public void The_slot_hold_limit_names_all_the_slots_when_there_are_several()
         {
             var options = new EchoServerOptions { MaxSlotHold = TimeSpan.FromSeconds(2), Slots = 3 };
