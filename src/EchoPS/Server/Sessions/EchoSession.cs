@@ -11,8 +11,10 @@ namespace EchoPS.Server.Sessions
     /// One client connection's whole life, on the thread that runs it: admit (allowlist, rate limits), take it live
     /// (a stop reaches it), echo with its caps, throttle and deadlines, classify how it ended, close it (lingering
     /// where the server chose the end, so no echo is lost to a reset), report Connected and Disconnected. A session
-    /// owns its buffer and is reused for the next connection: the blocking server has one; a model serving clients
-    /// at once would have one per client in progress. Its server is the host: options, stop state, counters, events.
+    /// owns its buffer and is reused for the next connection: the blocking server has one per slot; a model serving
+    /// a client per thread would have one per client in progress. It sees only the seam (<see cref="ISessionConnection"/>,
+    /// <see cref="ISessionHost"/>, <see cref="SessionClock"/>): its server is the host (options, stop state, counters,
+    /// events), and the unit tests drive it over a fake connection on virtual time.
     /// </summary>
     internal sealed class EchoSession
     {
