@@ -226,12 +226,15 @@ Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Sl
         $port = Get-FreePort
         $ps = [powershell]::Create()
         try {
-            # A console that stalls for 3 s on the first rows, as a slow terminal would, then keeps up.
-            $null = $ps.AddScript("Import-Module '$ModuleManifest'; `$n = 0; Start-BlockingEchoServer -Port $port -EventRateLimit 0 | ForEach-Object { if (`$n++ -lt 3) { Start-Sleep -Milliseconds 1000 }; `$_ }")
+            # A console that stalls on its first row, as a slow terminal would, until the flood is over (however long
+            # a loaded machine takes for it; at most 60 s), then keeps up.
+            $go = [System.Threading.ManualResetEventSlim]::new($false)
+            $null = $ps.AddScript("param(`$go) Import-Module '$ModuleManifest'; `$n = 0; Start-BlockingEchoServer -Port $port -EventRateLimit 0 | ForEach-Object { if (`$n++ -eq 0) { `$null = `$go.Wait(60000) }; `$_ }").AddArgument($go)
             $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
             $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 10000 | Should -BeTrue
             Invoke-Flood -Port $port -Count 6000
+            $go.Set()
             Wait-Until { $output.Count -ge 10000 } -TimeoutMs 20000 | Should -BeTrue
             Stop-BlockingEchoServer -Port $port
             $handle.AsyncWaitHandle.WaitOne(20000) | Should -BeTrue
@@ -242,7 +245,7 @@ Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Sl
             # Listening + 12,000 client events + Stopped: each shown or counted as not shown.
             $output.Count + $notShown | Should -Be 12002
         }
-        finally { $ps.Dispose() }
+        finally { $go.Set(); $ps.Dispose() }
     }
 
     It 'writes what is queued to the host on a runspace Stop() (Ctrl+C) after a burst of rejected clients' {
