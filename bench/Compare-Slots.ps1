@@ -114,6 +114,10 @@ $one | ForEach-Object {
     [pscustomobject]@{
         Name = $_.Name; RttP50Us = [math]::Round($_.RttP50Ms * 1000, 1); ConnPerSec = [math]::Round($_.ConnectionsPerSec)
         SyscallsPerConn = $_.SyscallsPerConnection; SyscallsPerRtt = $_.SyscallsPerRoundTrip; Errors = $_.ErrorCount
+        # The socket calls of one connection by name (the rest, futex, sched_yield, write, is the runtime and the
+        # event output, which vary with the load).
+        SocketCallsPerConn = (@($_.Syscalls | Where-Object { $_.Pass -eq 'Connections' -and $_.Syscall -in 'accept4', 'accept', 'recvfrom', 'recvmsg', 'sendto', 'sendmsg', 'close', 'shutdown', 'setsockopt', 'poll' } |
+                ForEach-Object { '{0} {1:0.###}' -f $_.Syscall, $_.PerOperation }) -join ', ')
         RttP50Ratio = Format-Spread $_ 'RttP50Ratio'; ConnRatio = Format-Spread $_ 'ConnectionsRatio'
     }
 } | Format-List | Out-String -Width 200 | Write-Host
