@@ -46,7 +46,16 @@ BeforeAll {
         $info.RedirectStandardOutput = $true
         $info.RedirectStandardError = $true
         $process = [System.Diagnostics.Process]::Start($info)
-        [pscustomobject]@{ Process = $process; Stdout = $process.StandardOutput.ReadToEndAsync(); Stderr = $process.StandardError.ReadToEndAsync() }
+        [pscustomobject]@{ Process = $process; Stdout = New-OutputCapture $process.StandardOutput.BaseStream; Stderr = New-OutputCapture $process.StandardError.BaseStream }
+    }
+
+    function New-OutputCapture([IO.Stream] $Stream) {
+        # A process's output copied as it comes: SoFar to wait for a row, Result (as a Task's) once it has ended.
+        $capture = [pscustomobject]@{ Buffer = [IO.MemoryStream]::new(); Copy = $null }
+        $capture.Copy = $Stream.CopyToAsync($capture.Buffer)
+        $capture | Add-Member ScriptProperty SoFar { try { [Text.Encoding]::UTF8.GetString($this.Buffer.ToArray()) } catch { '' } }
+        $capture | Add-Member ScriptProperty Result { $null = $this.Copy.Wait(30000); [Text.Encoding]::UTF8.GetString($this.Buffer.ToArray()) }
+        $capture
     }
 
     function Stop-ServerProcess($Server) {
@@ -129,7 +138,8 @@ Describe 'SIGTERM and SIGHUP on a foreground server' {
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 30000 | Should -BeTrue
             $client = New-TestClient -Port $port
             try { (Invoke-Echo -Client $client -Bytes ([byte[]](1..3))).Length | Should -Be 3 } finally { $client.Dispose() }
-            Start-Sleep -Milliseconds 200
+            # The client's Disconnected row written: the pipeline thread runs its loop, its signal handlers in place.
+            Wait-Until { $server.Stdout.SoFar -match '\sDisconnected\s' } -TimeoutMs 30000 | Should -BeTrue
             & kill "-$Signal" $server.Process.Id
             $server.Process.WaitForExit(20000) | Should -BeTrue -Because 'the server stops within seconds'
             $server.Process.ExitCode | Should -Be 0 -Because "before, SIGTERM ended pwsh at once with 143 and no Stopped event: $($server.Stderr.Result)"
@@ -185,7 +195,7 @@ Describe 'Logs fit for a file' {
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 30000 | Should -BeTrue
             $client = New-TestClient -Port $port
             try { $null = Invoke-Echo -Client $client -Bytes ([byte[]](1..3)) } finally { $client.Dispose() }
-            Start-Sleep -Milliseconds 200
+            Wait-Until { $server.Stdout.SoFar -match '\sDisconnected\s' } -TimeoutMs 30000 | Should -BeTrue
             & kill -TERM $server.Process.Id
             $server.Process.WaitForExit(20000) | Should -BeTrue
             $out = $server.Stdout.Result

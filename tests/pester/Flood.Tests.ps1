@@ -3,8 +3,21 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'EchoTestHelpers.ps1')
-    Import-Module (Join-Path $PSScriptRoot '../../build/DevTools.psm1') -Function Install-DebianTool
+    Import-Module (Join-Path $PSScriptRoot '../../build/DevTools.psm1') -Function Install-DebianTool, Wait-ProcessIdle
     Import-Module $ModuleManifest -Force
+
+    function Test-ServerConnectionOpen([int] $Port) {
+        # Whether a connection on the server's side of $Port is established or waits for the server's close
+        # (/proc/net/tcp states 01 and 08).
+        $suffix = ':{0:X4}' -f $Port
+        foreach ($file in '/proc/net/tcp', '/proc/net/tcp6') {
+            foreach ($line in [IO.File]::ReadAllLines($file) | Select-Object -Skip 1) {
+                $fields = -split $line
+                if ($fields[1].EndsWith($suffix) -and $fields[3] -in '01', '08') { return $true }
+            }
+        }
+        $false
+    }
     if (-not ('ConnectionFlood' -as [type])) {
         Add-Type -Path (Join-Path $PSScriptRoot 'FloodHelpers.cs')
     }
@@ -101,7 +114,7 @@ Describe 'What one connection costs' {
             $because = "the server process ($state) listens on $port; its output: $(Get-Content -Raw $serverLog, "$serverLog.err" -ErrorAction SilentlyContinue)"
             ($listening -and -not $server.HasExited) | Should -BeTrue -Because $because
             Invoke-Flood -Port $port -Count 3000 # warm-up: JIT and tiering
-            Start-Sleep -Milliseconds 1000
+            $null = Wait-ProcessIdle -ProcessId $server.Id -TimeoutSec 20 # background compiles done
             $file = Join-Path $TestDrive 'strace.txt'
             $tracer = Start-Process strace -ArgumentList "-f -c -o `"$file`" -p $($server.Id)" -PassThru -RedirectStandardError "$file.err"
             $attached = Wait-Until { (Get-Content "/proc/$($server.Id)/status") -match 'TracerPid:\s+[1-9]' } -TimeoutMs 10000
@@ -109,10 +122,15 @@ Describe 'What one connection costs' {
                 Set-ItResult -Skipped -Because "strace could not attach to the server process: $(Get-Content -Raw "$file.err" -ErrorAction SilentlyContinue)"
                 return
             }
-            Start-Sleep -Milliseconds 500 # the other threads attach right after the first
+            # The other threads attach right after the first.
+            Wait-Until {
+                @(Get-ChildItem "/proc/$($server.Id)/task" -ErrorAction SilentlyContinue | Where-Object {
+                        (Get-Content "$($_.FullName)/status" -ErrorAction SilentlyContinue) -match '^TracerPid:\s+0$' }).Count -eq 0
+            } -TimeoutMs 10000 | Should -BeTrue
             $connections = 1000
             Invoke-Flood -Port $port -Count $connections
-            Start-Sleep -Milliseconds 300
+            # The server has closed every connection (none established or waiting for its close on the port).
+            Wait-Until { -not (Test-ServerConnectionOpen -Port $port) } -TimeoutMs 10000 | Should -BeTrue
             & kill -INT $tracer.Id
             $tracer.WaitForExit(15000) | Should -BeTrue
             $calls = @{}
@@ -213,12 +231,15 @@ Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Sl
         $port = Get-FreePort
         $ps = [powershell]::Create()
         try {
-            # A console that stalls for 3 s on the first rows, as a slow terminal would, then keeps up.
-            $null = $ps.AddScript("Import-Module '$ModuleManifest'; `$n = 0; Start-BlockingEchoServer -Port $port -EventRateLimit 0 | ForEach-Object { if (`$n++ -lt 3) { Start-Sleep -Milliseconds 1000 }; `$_ }")
+            # A console that stalls on its first row, as a slow terminal would, until the flood is over (however long
+            # a loaded machine takes for it; at most 60 s), then keeps up.
+            $go = [System.Threading.ManualResetEventSlim]::new($false)
+            $null = $ps.AddScript("param(`$go) Import-Module '$ModuleManifest'; `$n = 0; Start-BlockingEchoServer -Port $port -EventRateLimit 0 | ForEach-Object { if (`$n++ -eq 0) { `$null = `$go.Wait(60000) }; `$_ }").AddArgument($go)
             $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
             $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 10000 | Should -BeTrue
             Invoke-Flood -Port $port -Count 6000
+            $go.Set()
             Wait-Until { $output.Count -ge 10000 } -TimeoutMs 20000 | Should -BeTrue
             Stop-BlockingEchoServer -Port $port
             $handle.AsyncWaitHandle.WaitOne(20000) | Should -BeTrue
@@ -229,7 +250,7 @@ Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Sl
             # Listening + 12,000 client events + Stopped: each shown or counted as not shown.
             $output.Count + $notShown | Should -Be 12002
         }
-        finally { $ps.Dispose() }
+        finally { $go.Set(); $ps.Dispose() }
     }
 
     It 'writes what is queued to the host on a runspace Stop() (Ctrl+C) after a burst of rejected clients' {
@@ -246,7 +267,7 @@ Describe 'Events under a flood (<Slots> slots)' -ForEach @(@{ Slots = 1 }, @{ Sl
             $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
             Wait-Until { $output.Count -ge 1 } -TimeoutMs 10000 | Should -BeTrue
             Invoke-Flood -Port $port -Count 20
-            Start-Sleep -Milliseconds 100
+            Wait-Until { (Get-BlockingEchoServer -Port $port).ClientsRejected -ge 20 } -TimeoutMs 10000 | Should -BeTrue
             $clock = [Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 3

@@ -229,7 +229,7 @@ Describe 'Measure-EchoServer: report, views, input and stopping' {
             Wait-Until { $handle.IsCompleted } -TimeoutMs 5000 | Should -BeTrue
             $clock.Stop()
             $ps.InvocationStateInfo.State | Should -Be 'Stopped'
-            $clock.Elapsed.TotalSeconds | Should -BeLessThan 1
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 3 -Because 'Ctrl+C ends the probe long before its 30 s wait (a loaded machine may take more than a second)'
             Wait-Until { (& $open) -le $before + 5 } -TimeoutMs 3000 | Should -BeTrue -Because "every probe connection is closed ($(& $open) descriptors open, $before before)"
         } finally { $ps.Dispose() }
     }

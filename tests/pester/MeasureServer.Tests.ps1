@@ -112,7 +112,8 @@ Describe 'Measure-EchoServer starts, observes and stops servers' -Skip:([bool]$N
             $async = $ps.BeginInvoke()
             $started = Wait-Until { @(Get-Leftover).Count -gt 0 } -TimeoutMs 30000
             $started | Should -BeTrue
-            Start-Sleep -Milliseconds 500 # mid-figure: clients are held by children
+            # Mid-figure: clients are held by the fork server's children.
+            Wait-Until { @(Get-Leftover).Count -ge 2 } -TimeoutMs 30000 | Should -BeTrue
             $clock = [Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 15

@@ -109,5 +109,67 @@ namespace EchoPS.Tests
             Assert.False(d.WokenEarly(S(0.2), S(10)), "a send that failed after 0.2 s of a 10 s timeout was not woken early");
             Assert.False(d.WokenEarly(S(5), None));
         }
+
+        [Theory]
+        [InlineData(60, 10, 60, 0)]
+        [InlineData(5, 2, 3, 0)]
+        [InlineData(0, 0, 2, 0)]
+        [InlineData(30, 0, 10, 0)]
+        [InlineData(10, 5, 4, 7)]
+        [InlineData(0, 3, 0, 0)]
+        public void Skipping_the_deadlines_while_they_are_not_due_changes_no_answer(int idle, int send, int hold, int session)
+        {
+            // Two sessions in lockstep over the same random traffic: one asks the deadlines before every call (as
+            // the loop did before), the other only when ReceiveDue or SendDue says so (as it does now). Whenever the
+            // second skips, the first must have heard "no limit, keep the timeout"; when both ask, they agree.
+            var options = new EchoServerOptions
+            {
+                IdleTimeout = TimeSpan.FromSeconds(idle), SendTimeout = TimeSpan.FromSeconds(send),
+                MaxSlotHold = TimeSpan.FromSeconds(hold), MaxSessionDuration = TimeSpan.FromSeconds(session),
+            };
+            for (int seed = 0; seed < 40; seed++)
+            {
+                var random = new Random(seed);
+                var backlog = new Backlog();
+                var always = Start(options, backlog);
+                var gated = Start(options, backlog);
+                long now = 0, receive = idle == 0 ? None : S(idle), sendTimeout = send == 0 ? None : S(send);
+                for (int step = 0; step < 400; step++)
+                {
+                    now += (long)(S(1) * Math.Pow(random.NextDouble(), 3) * 8);
+                    backlog.Waiting = random.Next(10) == 0 ? 1 : 0;
+                    bool receiving = random.Next(2) == 0, partial = !receiving && random.Next(4) == 0;
+                    if (!receiving && !partial)
+                    {
+                        always.WriteBegins(now);
+                        gated.WriteBegins(now);
+                    }
+                    var current = receiving ? receive : sendTimeout;
+                    var expected = receiving ? always.BeforeReceive(now, current, out var expectedTimeout)
+                        : always.BeforeSend(now, partial, current, out expectedTimeout);
+                    var due = partial || (receiving ? gated.ReceiveDue(now) : gated.SendDue(now));
+                    if (!due)
+                    {
+                        Assert.True(expected == null && expectedTimeout == SessionDeadlines.Keep, $"seed {seed} step {step}: skipped a change: {receiving} {partial} {expected} {expectedTimeout} {current} {now}");
+                    }
+                    else
+                    {
+                        var actual = receiving ? gated.BeforeReceive(now, current, out var timeout) : gated.BeforeSend(now, partial, current, out timeout);
+                        Assert.Equal((expected, expectedTimeout), (actual, timeout));
+                    }
+                    if (expected.HasValue)
+                        break;
+                    if (expectedTimeout != SessionDeadlines.Keep)
+                    {
+                        if (receiving) receive = expectedTimeout; else sendTimeout = expectedTimeout;
+                    }
+                    if (receiving && random.Next(3) > 0)
+                    {
+                        always.Read(now);
+                        gated.Read(now);
+                    }
+                }
+            }
+        }
     }
 }

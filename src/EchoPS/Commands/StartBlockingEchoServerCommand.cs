@@ -466,10 +466,9 @@ namespace EchoPS.Commands
                     _server.Stop(StopWait);
                     // Ctrl+C (or a runspace's Stop()): the pipeline takes no more output, so what is still queued goes
                     // to the host. An early end downstream (Select-Object -First, which asks no stop) is quiet: its
-                    // consumer has what it wanted, and the rest is dropped (the log, if any, has it all).
-                    // The runspace marks the pipeline as stopping before it calls StopProcessing, and a downstream
-                    // command (Start-Sleep in a ForEach-Object) can throw PipelineStoppedException up to here before
-                    // this cmdlet's StopProcessing has run: Stopping covers that gap (a loaded machine showed it).
+                    // consumer has what it wanted, and the rest is dropped (the log, if any, has it all). Stopping
+                    // too: a Stop() stops the downstream command first, so its exception can reach here before this
+                    // command's StopProcessing has run (the queued events were then lost now and then).
                     if (_stopAsked || Stopping)
                         WriteQueuedToHost(writing, events);
                     throw;

@@ -25,7 +25,7 @@ namespace EchoPS.Server
             internal Slot(EchoSession session) => Session = session;
             internal readonly EchoSession Session;
             internal readonly AcceptSlot Accept = new AcceptSlot();
-            internal ClientConnection Client; // set and cleared under the stop gate
+            internal ISessionConnection Client; // set and cleared under the stop gate
         }
 
         /// <summary>Creates a server; nothing is bound until <see cref="EchoServer.Start"/>.</summary>
@@ -115,7 +115,7 @@ namespace EchoPS.Server
             }
         }
 
-        internal override bool Attach(ClientConnection client, int slot)
+        internal override bool Attach(ISessionConnection client, int slot)
         {
             lock (StopGate)
             {
@@ -128,7 +128,7 @@ namespace EchoPS.Server
             return true;
         }
 
-        internal override void Detach(ClientConnection client, int slot)
+        internal override void Detach(ISessionConnection client, int slot)
         {
             // No other thread may reach the connection once it is closed (its descriptor number could be reused).
             lock (StopGate)

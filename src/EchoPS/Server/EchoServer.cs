@@ -32,7 +32,7 @@ namespace EchoPS.Server
     /// <see cref="EchoSession"/> for each, and <see cref="WakeSessions"/> reaches its live connections on a stop.
     /// Knows nothing of PowerShell: it reports through the event callback given to it.
     /// </summary>
-    public abstract class EchoServer : IDisposable
+    public abstract class EchoServer : IDisposable, ISessionHost
     {
         private static int s_lastId;
 
@@ -146,9 +146,6 @@ namespace EchoPS.Server
         /// <summary>When a stop gives up waiting for echo still in flight (a Stopwatch timestamp; long.MaxValue before a stop).</summary>
         internal long StopDeadline => Interlocked.Read(ref _stopDeadline);
 
-        /// <summary>Set by a stop request: a session waiting (a throttle) wakes on it.</summary>
-        internal WaitHandle StopSignal => _stopSignal;
-
         /// <summary>
         /// Binds and listens on the calling thread, so that a bad address or a busy port is reported here, then
         /// starts the server thread. Throws <see cref="EchoServerStartException"/> with nothing left open.
@@ -241,10 +238,25 @@ namespace EchoPS.Server
         /// Takes a connection live: a stop reaches it from now on. False, with nothing taken, when stopping: the
         /// caller closes it.
         /// </summary>
-        internal abstract bool Attach(ClientConnection client, int slot);
+        internal abstract bool Attach(ISessionConnection client, int slot);
 
         /// <summary>Ends a connection's live time: after this no other thread may reach it, so it may be closed.</summary>
-        internal abstract void Detach(ClientConnection client, int slot);
+        internal abstract void Detach(ISessionConnection client, int slot);
+
+        // The session's view of its host (see ISessionHost): the members above, and the stop signal as a wait.
+        EchoServerOptions ISessionHost.Options => Options;
+        Admission ISessionHost.Admission => Admission;
+        bool ISessionHost.Attach(ISessionConnection client, int slot) => Attach(client, slot);
+        void ISessionHost.Detach(ISessionConnection client, int slot) => Detach(client, slot);
+        bool ISessionHost.StopRequested => _stopRequested;
+        long ISessionHost.StopDeadline => StopDeadline;
+        bool ISessionHost.WaitForStop(TimeSpan time) => _stopSignal.WaitOne(time); // set by a stop request
+        int ISessionHost.ClientsWaiting(bool lingering) => ClientsWaiting(lingering);
+        void ISessionHost.CountReceived(int bytes) => CountReceived(bytes);
+        void ISessionHost.CountEchoed(long bytes) => CountEchoed(bytes);
+        void ISessionHost.Report(EchoServerEventKind kind, IPAddress address, int port, long received, long echoed,
+            TimeSpan? duration, DisconnectReason? reason, string message) =>
+            Report(kind, address, port, received, echoed, duration, reason, message);
 
         internal void CountReceived(int bytes) => Interlocked.Add(ref _bytesReceived, bytes);
 

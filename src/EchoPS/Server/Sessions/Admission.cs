@@ -25,7 +25,7 @@ namespace EchoPS.Server.Sessions
         internal bool IsActive => _options.AllowList.Count > 0 || _rateLimiter.IsActive;
 
         /// <summary>Null when the client may be served; else why not, with the reason.</summary>
-        internal string Admit(ClientConnection client, IPAddress address, out DisconnectReason reason)
+        internal string Admit(ISessionConnection client, IPAddress address, out DisconnectReason reason)
         {
             reason = DisconnectReason.NotAllowed;
             if (!IsAllowed(address))
@@ -62,7 +62,7 @@ namespace EchoPS.Server.Sessions
         /// When the client's connection was established, as far as the kernel tells: a queued client arrived before
         /// it was accepted, and a rate limit counts arrivals. The accept time where the kernel does not say.
         /// </summary>
-        private static DateTime ArrivalTime(ClientConnection client)
+        private static DateTime ArrivalTime(ISessionConnection client)
         {
             var now = DateTime.UtcNow;
             var since = client.SinceEstablished();

@@ -13,7 +13,7 @@ namespace EchoPS.Server.Sessions
     /// connection object is reused for the next accept (see <see cref="FromDescriptor"/>): nothing may hold one past
     /// its close but for reading its remote endpoint.
     /// </summary>
-    internal sealed class ClientConnection
+    internal sealed class ClientConnection : ISessionConnection
     {
         private readonly Socket _socket;
         private int _descriptor;

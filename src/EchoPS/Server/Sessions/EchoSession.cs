@@ -11,14 +11,17 @@ namespace EchoPS.Server.Sessions
     /// One client connection's whole life, on the thread that runs it: admit (allowlist, rate limits), take it live
     /// (a stop reaches it), echo with its caps, throttle and deadlines, classify how it ended, close it (lingering
     /// where the server chose the end, so no echo is lost to a reset), report Connected and Disconnected. A session
-    /// owns its buffer and is reused for the next connection: the blocking server has one; a model serving clients
-    /// at once would have one per client in progress. Its server is the host: options, stop state, counters, events.
+    /// owns its buffer and is reused for the next connection: the blocking server has one per slot; a model serving
+    /// a client per thread would have one per client in progress. It sees only the seam (<see cref="ISessionConnection"/>,
+    /// <see cref="ISessionHost"/>, <see cref="SessionClock"/>): its server is the host (options, stop state, counters,
+    /// events), and the unit tests drive it over a fake connection on virtual time.
     /// </summary>
     internal sealed class EchoSession
     {
-        private readonly EchoServer _server;
+        private readonly ISessionHost _server;
         private readonly int _slot; // which of the server's slots runs this session
         private readonly EchoServerOptions _options;
+        private readonly SessionClock _clock;
         private readonly byte[] _buffer;
         private readonly SessionTimeout _receive;
         private readonly SessionTimeout _send;
@@ -33,18 +36,25 @@ namespace EchoPS.Server.Sessions
         private long _nextLingerHoldCheck;
 
         internal EchoSession(EchoServer server, int slot)
+            : this(server, slot, SessionClock.System)
+        {
+        }
+
+        /// <summary>A session of <paramref name="server"/>'s slot <paramref name="slot"/> on <paramref name="clock"/> (the unit tests' virtual time).</summary>
+        internal EchoSession(ISessionHost server, int slot, SessionClock clock)
         {
             _server = server;
             _slot = slot;
             _options = server.Options;
+            _clock = clock;
             _buffer = new byte[_options.BufferSize];
             _receive = new SessionTimeout(SocketTimeouts.Milliseconds(_options.IdleTimeout));
             _send = new SessionTimeout(SocketTimeouts.Milliseconds(_options.SendTimeout));
-            _deadlines = new SessionDeadlines(_options, () => server.ClientsWaiting());
+            _deadlines = new SessionDeadlines(_options, () => server.ClientsWaiting(false));
         }
 
         /// <summary>Serves one accepted client from admission to close; never throws a socket error.</summary>
-        internal void Run(ClientConnection client)
+        internal void Run(ISessionConnection client)
         {
             var address = client.RemoteAddress;
             int port = client.RemotePort;
@@ -55,9 +65,9 @@ namespace EchoPS.Server.Sessions
                 client.Close(); // stopping
                 return;
             }
-            _server.Report(EchoServerEventKind.Connected, address, port);
+            _server.Report(EchoServerEventKind.Connected, address, port, 0, 0, null, null, null);
 
-            _started = Stopwatch.GetTimestamp();
+            _started = _clock.Now();
             _deadlines.Begin(_started);
             _phase = IoPhase.Receive;
             _received = _echoed = 0;
@@ -72,7 +82,7 @@ namespace EchoPS.Server.Sessions
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
-                var now = Stopwatch.GetTimestamp();
+                var now = _clock.Now();
                 reason = SessionRules.Classify(SocketErrors.Classify(ex), _phase, _server.StopRequested,
                     SocketTimeouts.Elapsed(_started, now), SocketTimeouts.Elapsed(_deadlines.WriteStarted, now), _options);
                 if (reason == DisconnectReason.Error)
@@ -96,12 +106,12 @@ namespace EchoPS.Server.Sessions
             }
 
             _server.Report(EchoServerEventKind.Disconnected, address, port, _received, _echoed,
-                SocketTimeouts.Elapsed(_started, Stopwatch.GetTimestamp()), reason,
+                SocketTimeouts.Elapsed(_started, _clock.Now()), reason,
                 SessionRules.WithLoss(message ?? SessionRules.Describe(reason, _options, _deadlines.Waiting), _lost));
         }
 
         /// <summary>Applies the allowlist and the rate limits; a refused client is closed before any echo.</summary>
-        private bool Admit(ClientConnection client, IPAddress address, int port)
+        private bool Admit(ISessionConnection client, IPAddress address, int port)
         {
             var admission = _server.Admission;
             if (!admission.IsActive)
@@ -110,22 +120,25 @@ namespace EchoPS.Server.Sessions
             if (refusal == null)
                 return true;
             client.Abort();
-            _server.Report(EchoServerEventKind.Rejected, address, port, reason: reason, message: refusal);
+            _server.Report(EchoServerEventKind.Rejected, address, port, 0, 0, null, reason, refusal);
             return false;
         }
 
         /// <summary>
         /// The blocking loop itself: read a chunk, write all of it back, until end of stream or a limit. The
-        /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds a clock
-        /// read per call and, while it is far off, a few socket-timeout changes per session. What the deadlines are
-        /// and which limit ran out is <see cref="SessionDeadlines"/>'s decision; this loop only applies it.
+        /// default path (no caps, no throttle) is one receive and one send per chunk; the slot-hold limit adds two
+        /// clock reads per chunk (before a receive, and after it: the moment the write begins too) and asks
+        /// <see cref="SessionDeadlines"/> only when its last answer may have changed (<see cref="SessionDeadlines.ReceiveDue"/>,
+        /// <see cref="SessionDeadlines.SendDue"/>), a few socket-timeout changes per session. What the deadlines are and
+        /// which limit ran out is <see cref="SessionDeadlines"/>'s decision; this loop only applies it.
         /// </summary>
-        private DisconnectReason Echo(ClientConnection client)
+        private DisconnectReason Echo(ISessionConnection client)
         {
             var cap = _options.MaxBytesPerConnection;
             var timed = _deadlines.Timed;
-            var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, DateTime.UtcNow) : null;
+            var throttle = _options.MaxBytesPerSecond > 0 ? new ByteRateThrottle(_options.MaxBytesPerSecond, ThrottleTime(_clock.Now())) : null;
             int chunk = throttle == null ? _buffer.Length : Math.Min(_buffer.Length, throttle.MaxChunk);
+            long now = 0;
             while (true)
             {
                 int want = cap > 0 ? (int)Math.Min(chunk, cap - _received) : chunk;
@@ -133,12 +146,15 @@ namespace EchoPS.Server.Sessions
                 int read;
                 if (timed)
                 {
-                    var now = Stopwatch.GetTimestamp();
-                    var limit = _deadlines.BeforeReceive(now, _receive.Current, out var timeout);
-                    if (limit.HasValue)
-                        return limit.Value;
-                    if (timeout != SessionDeadlines.Keep)
-                        _receive.Set(client, SocketOptionName.ReceiveTimeout, timeout);
+                    now = _clock.Now();
+                    if (_deadlines.ReceiveDue(now))
+                    {
+                        var limit = _deadlines.BeforeReceive(now, _receive.Current, out var timeout);
+                        if (limit.HasValue)
+                            return limit.Value;
+                        if (timeout != SessionDeadlines.Keep)
+                            _receive.Set(client, SocketOptionName.ReceiveTimeout, timeout);
+                    }
                     try
                     {
                         read = client.Receive(_buffer, 0, want);
@@ -147,7 +163,8 @@ namespace EchoPS.Server.Sessions
                     {
                         continue; // woken early for the slot-hold check or the session cap: the deadlines decide
                     }
-                    _deadlines.Read(Stopwatch.GetTimestamp());
+                    now = _clock.Now();
+                    _deadlines.Read(now);
                 }
                 else
                 {
@@ -158,19 +175,23 @@ namespace EchoPS.Server.Sessions
                 _received += read;
                 _server.CountReceived(read);
 
-                if (throttle != null && _server.StopSignal.WaitOne(throttle.Take(read, DateTime.UtcNow)))
+                if (throttle != null && _server.WaitForStop(throttle.Take(read, ThrottleTime(_clock.Now()))))
                     return DisconnectReason.ServerStopping;
 
                 _phase = IoPhase.Send;
-                _deadlines.WriteBegins(Stopwatch.GetTimestamp());
+                if (!timed || throttle != null)
+                    now = _clock.Now(); // else the read's return is the write's start
+                _deadlines.WriteBegins(now);
                 int sent = 0;
+                bool first = true;
                 while (sent < read)
                 {
-                    long bounded = 0;
-                    if (sent > 0 || timed || _send.Shortened)
+                    if (!first)
+                        now = _clock.Now(); // after a partial send or an early wake
+                    first = false;
+                    if (sent > 0 || _send.Shortened || (timed && _deadlines.SendDue(now)))
                     {
-                        bounded = Stopwatch.GetTimestamp();
-                        var limit = _deadlines.BeforeSend(bounded, sent > 0, _send.Current, out var timeout);
+                        var limit = _deadlines.BeforeSend(now, sent > 0, _send.Current, out var timeout);
                         if (limit.HasValue)
                             return limit.Value;
                         if (timeout != SessionDeadlines.Keep)
@@ -183,7 +204,7 @@ namespace EchoPS.Server.Sessions
                         n = client.Send(_buffer, sent, read - sent);
                     }
                     catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut && _send.Shortened &&
-                        _deadlines.WokenEarly(Stopwatch.GetTimestamp() - bounded, _send.Current))
+                        _deadlines.WokenEarly(_clock.Now() - now, _send.Current))
                     {
                         continue; // woken early for the slot-hold check: the write goes on, its deadlines unchanged
                     }
@@ -197,6 +218,9 @@ namespace EchoPS.Server.Sessions
             }
         }
 
+        // The throttle's time, from the session clock (a DateTime whose origin does not matter: only differences count).
+        private static DateTime ThrottleTime(long now) => new DateTime(SocketTimeouts.Elapsed(0, now).Ticks, DateTimeKind.Utc);
+
         /// <summary>
         /// Ends a connection the server cut off without throwing away echo still in flight. Closing a socket with
         /// unread input makes the kernel send a reset, and a reset discards whatever of the echo the client had not
@@ -205,9 +229,9 @@ namespace EchoPS.Server.Sessions
         /// linger is over (the client has everything, stopped reading, or a stop's grace ran out); then close. Echo
         /// the client never acknowledged is taken off the counts, so the event never claims echo the client did not get.
         /// </summary>
-        private void CloseLingering(ClientConnection client)
+        private void CloseLingering(ISessionConnection client)
         {
-            var rule = new LingerRule(_options, Stopwatch.GetTimestamp());
+            var rule = new LingerRule(_options, _clock.Now());
             int? unacknowledged = null;
             try
             {
@@ -215,7 +239,7 @@ namespace EchoPS.Server.Sessions
                 var quiet = false;
                 while (true)
                 {
-                    var now = Stopwatch.GetTimestamp();
+                    var now = _clock.Now();
                     unacknowledged = client.Unacknowledged();
                     if (rule.IsOver(now, unacknowledged, quiet, _server.StopRequested, _server.StopDeadline) || (rule.MayYield(now) && SlotHoldOver(now)))
                         break;
@@ -278,7 +302,7 @@ namespace EchoPS.Server.Sessions
         internal void Reset() => _currentMs = _configuredMs;
 
         /// <summary>Sets the timeout to <paramref name="ticks"/> (long.MaxValue for none), in whole ms rounded up.</summary>
-        internal void Set(ClientConnection client, SocketOptionName option, long ticks)
+        internal void Set(ISessionConnection client, SocketOptionName option, long ticks)
         {
             int ms = SocketTimeouts.Milliseconds(ticks);
             if (ms == _currentMs)

@@ -18,6 +18,7 @@ namespace EchoPS.Server.Sessions
         private readonly long _idle, _send, _session, _hold, _recheck, _holdSlack, _timeoutSlack;
         private readonly Func<int> _clientsWaiting;
         private long _started, _lastRead, _writeStarted, _nextHoldCheck;
+        private long _receiveQuiet = long.MinValue, _sendQuiet = long.MinValue; // see ReceiveDue, SendDue
 
         /// <param name="options">The limits.</param>
         /// <param name="clientsWaiting">Clients waiting in the backlog now (the server's listener), asked only when a
@@ -55,8 +56,20 @@ namespace EchoPS.Server.Sessions
             _started = _lastRead = now;
             _writeStarted = 0;
             _nextHoldCheck = _hold > 0 ? now + _hold : long.MaxValue;
+            _receiveQuiet = _sendQuiet = long.MinValue;
             Waiting = 0;
         }
+
+        /// <summary>
+        /// Whether <see cref="BeforeReceive"/> must be asked now. False only while its last answer ("no limit, keep the
+        /// timeout in place") cannot have changed: no slot-hold check due, the idle timeout not near, the timeout in
+        /// place still in time. Every quantity it depends on only moves later (the last read, the next hold check), so
+        /// the loop skips the call on a field compare; a new timeout set makes it due again.
+        /// </summary>
+        internal bool ReceiveDue(long now) => now >= _receiveQuiet;
+
+        /// <summary>Whether <see cref="BeforeSend"/> must be asked before the first send of a write (as <see cref="ReceiveDue"/>).</summary>
+        internal bool SendDue(long now) => now >= _sendQuiet;
 
         /// <summary>A read returned data now: the idle timeout starts again.</summary>
         internal void Read(long now) => _lastRead = now;
@@ -92,7 +105,17 @@ namespace EchoPS.Server.Sessions
             }
             var holdLeft = _nextHoldCheck - now;
             if (current <= Math.Min(Plus(wait, _timeoutSlack), Plus(holdLeft, _holdSlack)))
+            {
+                // Kept: the same answer until the hold check is due, the idle timeout runs out, or the timeout in
+                // place would overrun either (each moment only moves later as reads come and checks pass).
+                // (Without the slot-hold limit or the session cap the loop never asks: the listener's timeout is the idle timeout.)
+                var quiet = _hold == 0 ? long.MinValue : Math.Min(_nextHoldCheck, Less(Plus(_nextHoldCheck, _holdSlack), current));
+                if (_idle > 0)
+                    quiet = Math.Min(quiet, Math.Min(_lastRead + _idle, Less(_lastRead + _idle + _timeoutSlack, current)));
+                _receiveQuiet = quiet;
                 return null;
+            }
+            _receiveQuiet = long.MinValue;
             timeout = Math.Min(wait, Plus(holdLeft / 2, _holdSlack));
             return null;
         }
@@ -106,6 +129,7 @@ namespace EchoPS.Server.Sessions
         internal DisconnectReason? BeforeSend(long now, bool partWritten, long current, out long timeout)
         {
             timeout = Keep;
+            _sendQuiet = long.MinValue;
             long wait = long.MaxValue;
             if (_send > 0)
             {
@@ -127,11 +151,19 @@ namespace EchoPS.Server.Sessions
                 var holdLeft = _nextHoldCheck - now;
                 var target = Math.Min(wait, Plus(holdLeft / 2, _holdSlack));
                 if (_session == 0 && current <= Math.Min(Plus(wait, _timeoutSlack), Plus(holdLeft, _holdSlack)) && current >= target / 2)
+                {
+                    // Kept: for a write's first send the same answer until the hold check is due or the timeout in
+                    // place would overrun it (the target only shrinks meanwhile, so current >= target / 2 holds).
+                    if (!partWritten)
+                        _sendQuiet = Math.Min(_nextHoldCheck, Less(Plus(_nextHoldCheck, _holdSlack), current));
                     return null;
+                }
                 timeout = target;
                 return null;
             }
             timeout = current == wait ? Keep : wait;
+            if (timeout == Keep && !partWritten && _session == 0)
+                _sendQuiet = long.MaxValue; // nothing here depends on the time
             return null;
         }
 
@@ -153,5 +185,9 @@ namespace EchoPS.Server.Sessions
         private static long Ticks(TimeSpan time) => time > TimeSpan.Zero ? SocketTimeouts.Ticks(time) : 0;
 
         private static long Plus(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+
+        // The last moment a timeout of `current` still ends by `deadline` (long.MinValue when none does).
+        private static long Less(long deadline, long current) =>
+            deadline == long.MaxValue ? long.MaxValue : current == long.MaxValue ? long.MinValue : deadline - current;
     }
 }
