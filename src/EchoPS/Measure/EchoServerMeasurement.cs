@@ -232,6 +232,9 @@ namespace EchoPS.Measure
         /// <summary>The server's cost of each figure (medians over rounds).</summary>
         public ServerFigureCost[] ServerCost { get; internal set; } = new ServerFigureCost[0];
 
+        /// <summary>The server's CPU per operation over the rounds, per figure; Spread lists them too.</summary>
+        internal FigureSpread[] ServerSpread { get; set; } = new FigureSpread[0];
+
         /// <summary>With -Trace: syscalls by name per echo and per connection, from strace -f -c of a pass of their own.</summary>
         public SyscallCount[] Syscalls { get; internal set; } = new SyscallCount[0];
 

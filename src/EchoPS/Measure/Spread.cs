@@ -13,7 +13,7 @@ namespace EchoPS.Measure
     /// </summary>
     public sealed class FigureSpread
     {
-        /// <summary>The property it belongs to: RttP50Ms, StreamRatio, Load100RoundTripsPerSec, ...</summary>
+        /// <summary>The property it belongs to: RttP50Ms, StreamRatio, Load100RoundTripsPerSec, ServerLoadCpuUsPerOp (the server's CPU per operation of a figure), ...</summary>
         public string Figure { get; internal set; }
 
         /// <summary>The value reported: the median over the rounds; for a ratio, the ratio of the medians.</summary>
@@ -94,6 +94,7 @@ namespace EchoPS.Measure
                         ratioSpread.Value = reported;
                     spreads.Add(ratioSpread);
                 }
+                spreads.AddRange(m.ServerSpread ?? new FigureSpread[0]); // the server's CPU per operation (no ratio: its own ratios are to the baseline's median)
                 m.Spread = spreads.ToArray();
                 m.WithinNoise = spreads.Where(s => s.WithinNoise == true).Select(s => s.Figure).ToArray();
             }
