@@ -234,6 +234,8 @@ namespace EchoPS.Measure
             var costs = side.Medians(figures);
             m.ServerCost = costs;
             m.ServerSpread = side.CpuSpread(figures);
+            foreach (var figure in figures)
+                m.ServerCpuRounds[figure] = side.Rounds.Select(r => r.TryGetValue(figure, out var c) ? c.CpuUsPerOp : null).ToArray();
             ServerFigureCost of(MeasureFigure f) => costs.FirstOrDefault(c => c.Figure == f.ToString());
             m.ServerCpuUsPerRoundTrip = of(MeasureFigure.RoundTrip)?.CpuUsPerOp;
             m.ServerCpuUsPerMiB = of(MeasureFigure.Stream)?.CpuUsPerOp;

@@ -59,7 +59,7 @@ namespace EchoPS.Measure
                     md.AppendLine($"- {r.Name}: clients starved at " + string.Join(", ", starving.Select(s => $"{s.Clients} clients ({s.Starved:0.#} of {s.Connected:0.#} connected got no echo)")) + ": it serves fewer clients at once than asked.");
                 var notConnected = r.Load.Where(s => s.Connected < s.Clients).ToArray();
                 if (notConnected.Length > 0)
-                    md.AppendLine($"- {r.Name}: not every client connected within the timeout at " + string.Join(", ", notConnected.Select(s => $"{s.Clients} clients ({s.Connected:0.#} did)")) + Overflow(notConnected.Select(s => s.Kernel)));
+                    md.AppendLine($"- {r.Name}: not every client connected within the step's connect wait (-LoadSec + 1.5 s, at most -TimeoutSec) at " + string.Join(", ", notConnected.Select(s => $"{s.Clients} clients ({s.Connected:0.#} did)")) + Overflow(notConnected.Select(s => s.Kernel)));
             }
             md.AppendLine();
         }
