@@ -129,7 +129,8 @@ Describe 'Measure-EchoServer -Figure Load: many clients at once' {
         # The thread-per-client peer started by command twice: observed in cgroups of their own, so each has a cost.
         $exe = Join-Path $bin 'thread_server'
         if (-not (Test-Path $exe)) { & gcc -O2 -pthread -o $exe (Join-Path $PSScriptRoot 'peers/thread_server.c') }
-        $r = Measure-EchoServer "a=$exe {port}", "b=$exe {port}" -Figure RoundTrip, Load -Count 200 -Clients 1, 10 -LoadSec 0.2 -Rounds 2
+        $dir = Join-Path $TestDrive 'cost'
+        $r = Measure-EchoServer "a=$exe {port}", "b=$exe {port}" -Figure RoundTrip, Load -Count 200 -Clients 1, 10 -LoadSec 0.2 -Rounds 2 -Path $dir
         foreach ($m in $r) {
             $cost = $m.ServerCost | Where-Object Figure -eq 'Load'
             $cost.Unit | Should -Be 'round trip'
@@ -142,6 +143,12 @@ Describe 'Measure-EchoServer -Figure Load: many clients at once' {
         $ratio.Rounds | Should -Be 2
         $ratio.Value | Should -Be $r[1].ServerCpuPerRoundTripRatio
         $ratio.WithinNoise | Should -Be ($ratio.Min -le 1 -and $ratio.Max -ge 1)
+        # The report's load table gives each step's ratio to the baseline with its min-max, ~ when within noise.
+        $step = $r[1].Spread | Where-Object Figure -eq 'Load10Ratio'
+        $mark = if ($step.WithinNoise) { ' ~' } else { '' }
+        $report = Get-Content (Join-Path $dir 'report.md') -Raw
+        $report | Should -Match ('\| b \| 10 \| [^\n]*\| ' + [regex]::Escape($step.Value.ToString('0.00', [cultureinfo]::InvariantCulture)) + 'x \([\d.]+–[\d.]+\)' + $mark + ' \|')
+        $report | Should -Match '\| Server \| Clients \| Connected \| Starved \| Round trips/s \| vs a \|'
     }
 
     It "keeps the measurer's threads few at 1,000 clients" {
