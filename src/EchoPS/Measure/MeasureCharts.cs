@@ -296,11 +296,21 @@ namespace EchoPS.Measure
             for (int p = 0; p < panels.Length; p++)
             {
                 string key = "cost" + p;
-                model.Axes.Add(new LinearAxis
-                {
-                    Position = AxisPosition.Bottom, Key = key, Title = panels[p].Axis, StartPosition = p * (width + gap), EndPosition = p * (width + gap) + width,
-                    Minimum = 0, MaximumPadding = 0.15, MajorGridlineStyle = LineStyle.Dot,
-                });
+                // A log axis where one server costs 20 times another (socat's fork per connection beside C's 40 µs):
+                // on a linear one the cheap servers' bars would be a few pixels long. Bars then start at the axis minimum.
+                var values = servers.Select(x => cost(x.Result, panels[p].Figure)).Where(v => v is double d && d > 0).Select(v => v.Value).ToArray();
+                bool log = values.Length > 1 && values.Max() / values.Min() > 20;
+                double floor = log ? Math.Pow(10, Math.Floor(Math.Log10(values.Min() / 2))) : 0;
+                Axis axis = log
+                    ? new LogarithmicAxis { Minimum = floor, Title = panels[p].Axis + " (log)", MinorGridlineStyle = LineStyle.None }
+                    : (Axis)new LinearAxis { Minimum = 0, Title = panels[p].Axis };
+                axis.Position = AxisPosition.Bottom;
+                axis.Key = key;
+                axis.StartPosition = p * (width + gap);
+                axis.EndPosition = p * (width + gap) + width;
+                axis.MaximumPadding = 0.15;
+                axis.MajorGridlineStyle = LineStyle.Dot;
+                model.Axes.Add(axis);
                 for (int k = 0; k < n; k++)
                 {
                     var r = servers[k].Result;
@@ -315,7 +325,7 @@ namespace EchoPS.Measure
                         XAxisKey = key, Color = colour, StrokeThickness = 12,
                     };
                     bar.RenderInLegend = bar.Title != null;
-                    bar.Points.Add(new DataPoint(0, y));
+                    bar.Points.Add(new DataPoint(floor, y));
                     bar.Points.Add(new DataPoint(value, y));
                     model.Series.Add(bar);
                     var end = new LineSeries
@@ -329,13 +339,14 @@ namespace EchoPS.Measure
                     if (spread?.Min == null || spread.Max == null || spread.Rounds < 2)
                         continue;
                     var whisker = new LineSeries { Color = OxyColors.Black, StrokeThickness = 1.5, XAxisKey = key, RenderInLegend = false };
-                    foreach (var (x, dy) in new[] { (spread.Min.Value, -0.2), (spread.Min.Value, 0.2), (spread.Min.Value, 0.0), (spread.Max.Value, 0.0), (spread.Max.Value, -0.2), (spread.Max.Value, 0.2) })
+                    double low = Math.Max(floor, spread.Min.Value);
+                    foreach (var (x, dy) in new[] { (low, -0.2), (low, 0.2), (low, 0.0), (spread.Max.Value, 0.0), (spread.Max.Value, -0.2), (spread.Max.Value, 0.2) })
                         whisker.Points.Add(new DataPoint(x, y + dy));
                     model.Series.Add(whisker);
                     if (spread.CiLow != null)
                     {
                         var ci = new LineSeries { Color = OxyColors.Black, StrokeThickness = 4, XAxisKey = key, RenderInLegend = false };
-                        ci.Points.Add(new DataPoint(Math.Max(0, spread.CiLow.Value), y));
+                        ci.Points.Add(new DataPoint(Math.Max(floor, spread.CiLow.Value), y));
                         ci.Points.Add(new DataPoint(spread.CiHigh.Value, y));
                         model.Series.Add(ci);
                     }
