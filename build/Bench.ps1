@@ -111,6 +111,15 @@ function Build-CPeer($Run) {
     }
 }
 
+# The peer servers of Bench.psd1 (Kind Peer: a C file of tests/pester/peers), built beside the C peers.
+function Build-PeerServer($Run) {
+    foreach ($spec in @($Config.Servers | Where-Object { $_.Kind -eq 'Peer' })) {
+        $source = Join-Path $RepoRoot $spec.Source
+        & gcc -O2 -Wall -pthread -o (Join-Path $Run.BinDir ([IO.Path]::GetFileNameWithoutExtension($source))) $source
+        if ($LASTEXITCODE -ne 0) { throw "gcc could not build $($spec.Source)." }
+    }
+}
+
 function Get-Placement($Run, [bool] $Pinned) { if ($Pinned) { @('taskset', '-c', "$($Run.Cpu)") } else { @() } }
 
 #endregion
@@ -125,6 +134,7 @@ function Get-ServerTarget($Run, $Spec, [int] $Buffer = 0, [string] $Label = $Spe
     $command = switch ($Spec.Kind) {
         'C' { "'$(Join-Path $Run.BinDir 'echo_server')' {port}" + $(if ($Buffer) { " $Buffer" }) }
         'socat' { 'socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay,backlog=128 PIPE' }
+        'Peer' { "'$(Join-Path $Run.BinDir ([IO.Path]::GetFileNameWithoutExtension($Spec.Source)))' {port}" }
         'EchoPS' { "'$Pwsh' -NoProfile -NonInteractive -File '$(Join-Path $BenchDir 'Start-EchoPSServer.ps1')' -ModulePath '$ModulePath' -Port {port} -BufferSize $Buffer -Events $($Spec.Events)" }
     }
     "$Label=$command"
@@ -172,13 +182,13 @@ function Get-MeasureParameters($Run, $Placement) {
         Figure = $Placement.Figures; Baseline = 'C'; Rounds = $plan.Rounds; Count = $plan.Count; StreamSec = $plan.StreamSec
         ConnectionCount = $plan.ConnectionCount; SlotClients = $plan.SlotClients; HoldMs = $plan.HoldMs
         CapacityConnections = $plan.CapacityConnections; CapacityWaitSec = $plan.CapacityWaitSec
-    }
+    } + $(if ($Placement.Figures -contains 'Load') { @{ Clients = $plan.LoadClients; LoadSec = $plan.LoadSec } } else { @{} })
 }
 
 # One placement: one Measure-EchoServer over every server of Bench.psd1, which it starts (pinned beside itself, or
 # not) and stops; pinned, -Trace adds its strace -f -c and perf stat passes after the timed rounds.
 function Measure-Placement($Run, $Placement) {
-    $specs = @($Config.Servers | Where-Object { -not $_['Tool'] -or (Test-Tool $_.Tool) })
+    $specs = @($Config.Servers | Where-Object { (-not $_['Tool'] -or (Test-Tool $_.Tool)) -and (-not $_['Placements'] -or $_.Placements -contains $Placement.Name) })
     $path = [IO.Path]::GetFullPath((Join-Path $Run.OutDir $Placement.Path))
     $parameters = Get-MeasureParameters $Run $Placement
     if ($Placement.Pinned -and (Test-Tool strace)) { $parameters.Trace = $true }
@@ -357,6 +367,7 @@ function Save-BenchResult($Run, $Data, $Rows, $TargetResults, $Machine, [double]
         summary = $Rows; targets = $TargetResults; measurer_overhead = $Data.Overhead; buffer_sweep = $Data.Sweep
         syscalls = $Data.Syscalls; syscalls_per_connection = $Data.SyscallSummary; perf_stat = $Data.PerfStat
         allocations = $Data.Allocations; stop_latency_ms = $Data.Stop; import_module = $Data.Import
+        load = $Data.LoadRows
         skipped = $Run.Skipped; failures = $Run.Failures; started_pids = @($Run.Started)
     }
     $report | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $Run.OutDir 'bench.json')
@@ -387,8 +398,9 @@ function Save-BenchTables($Run, $Data, $Rows, $TargetResults, $Machine, [string]
     foreach ($placement in 'pinned', 'unpinned') {
         $md.Add("## Measure-EchoServer, $placement (ratios to C)")
         $md.Add('')
-        $md.AddRange([string[]](ConvertTo-MarkdownTable @($Rows | Where-Object Placement -eq $placement) 'Server', 'rtt_p50_us', 'rtt_p99_us', 'stream_mib_s', 'conns_per_s', 'slots', 'capacity_echoed', 'peak_mib', 'rtt_p50_x_c', 'rtt_p99_x_c', 'stream_x_c', 'conns_x_c', 'errors'))
+        $md.AddRange([string[]](ConvertTo-MarkdownTable @($Rows | Where-Object Placement -eq $placement) 'Server', 'rtt_p50_us', 'rtt_p99_us', 'stream_mib_s', 'conns_per_s', 'slots', 'capacity_echoed', 'peak_mib', 'rtt_p50_x_c', 'rtt_p99_x_c', 'stream_x_c', 'conns_x_c', 'errors', 'within_noise'))
     }
+    $md.AddRange([string[]](Get-LoadMarkdown $Run $Data))
     if ($Data.Overhead) {
         $md.Add('## The measurer against the compiled C client, same C server, pinned')
         $md.Add('')
@@ -432,6 +444,7 @@ function Show-BenchReport($Run, $Data, $Rows, $TargetResults, $Machine) {
     Show-Table @($Rows | Where-Object Placement -eq 'unpinned') 'Unpinned: the scheduler places them'
     Write-Host "Targets (EchoPS beside the C server, same run, medians of rounds; load average at the end $($Machine.load_average)):"
     $TargetResults | Format-Table -AutoSize | Out-String -Width 220 | Write-Host
+    Show-LoadTable $Data
     $o = $Data.Overhead
     if ($o) {
         Write-Host ('Measurer against the compiled C client, same C server: round trip p50 {0:0.00} vs {1:0.00} us ({2:0.000}x), stream {3:0} vs {4:0} MiB/s ({5:0.000}x).' -f `
@@ -461,6 +474,115 @@ function Show-BenchReport($Run, $Data, $Rows, $TargetResults, $Machine) {
 
 #endregion
 
+#region The load figure and the server cost (Measure-EchoServer -Figure Load, pinned)
+
+# A property of an object that may be null or lack it (measurement.json's objects under strict mode): null then.
+function Get-Field($Object, [string] $Name) { if ($null -ne $Object -and $Object.PSObject.Properties[$Name]) { $Object.$Name } }
+
+# One spread of a result (measurement.json's Spread: value, rounds' min-max, 95 % interval with 5+ rounds) by name.
+function Get-Spread($Result, [string] $Figure) { @(Get-Field $Result 'Spread') | Where-Object { $_ -and $_.Figure -eq $Figure } | Select-Object -First 1 }
+
+# "12345 (11000–13000, CI 11500–12900)": the value, the rounds' min–max, the interval; " ~" for a ratio within noise.
+function Format-Spread($Spread, [string] $Format = '0', [double] $Scale = 1, [string] $Suffix = '') {
+    if ($null -eq (Get-Field $Spread 'Value')) { return '' }
+    $f = { param($v) ([double]$v * $Scale).ToString($Format, $Invariant) }
+    $text = (& $f $Spread.Value) + $Suffix
+    if ($Spread.Rounds -ge 2) {
+        $text += " ($(& $f $Spread.Min)–$(& $f $Spread.Max)"
+        if ($null -ne $Spread.CiLow) { $text += ", CI $(& $f $Spread.CiLow)–$(& $f $Spread.CiHigh)" }
+        $text += ')'
+    }
+    if ($Spread.WithinNoise) { $text += ' ~' }
+    $text
+}
+
+function Get-Rounded($Value, [int] $Digits, [double] $Scale = 1) { if ($null -ne $Value) { [math]::Round([double]$Value * $Scale, $Digits) } }
+
+# One row per server and load step of a placement: clients connected and starved, round trips/s and its ratio to C
+# with their spread over rounds (within_noise: the ratio's interval includes 1.0), latency, fairness, the measurer.
+function ConvertTo-LoadRow($Placement) {
+    foreach ($r in @($Placement.Results)) {
+        foreach ($s in @(Get-Field $r 'Load')) {
+            if (-not $s) { continue }
+            $rate = Get-Spread $r "Load$($s.Clients)RoundTripsPerSec"
+            $ratio = Get-Spread $r "Load$($s.Clients)Ratio"
+            $p99 = Get-Spread $r "Load$($s.Clients)P99Ms"
+            [pscustomobject][ordered]@{
+                Placement = $Placement.Placement; Server = $r.Name; Clients = $s.Clients; Connected = $s.Connected; Starved = $s.Starved
+                rt_per_s = Get-Rounded $s.RoundTripsPerSec 0; rt_per_s_min = Get-Rounded (Get-Field $rate 'Min') 0; rt_per_s_max = Get-Rounded (Get-Field $rate 'Max') 0
+                rt_per_s_ci_low = Get-Rounded (Get-Field $rate 'CiLow') 0; rt_per_s_ci_high = Get-Rounded (Get-Field $rate 'CiHigh') 0
+                rt_x_c = Get-Rounded (Get-Field $ratio 'Value') 3; rt_x_c_min = Get-Rounded (Get-Field $ratio 'Min') 3; rt_x_c_max = Get-Rounded (Get-Field $ratio 'Max') 3
+                rt_x_c_ci_low = Get-Rounded (Get-Field $ratio 'CiLow') 3; rt_x_c_ci_high = Get-Rounded (Get-Field $ratio 'CiHigh') 3; within_noise = Get-Field $ratio 'WithinNoise'
+                mib_per_s = Get-Rounded $s.MiBps 2; p50_us = Get-Rounded $s.P50Ms 1 1000; p99_us = Get-Rounded $s.P99Ms 1 1000
+                p99_us_min = Get-Rounded $s.P99MsMin 1 1000; p99_us_max = Get-Rounded $s.P99MsMax 1 1000
+                p999_us = Get-Rounded $s.P999Ms 1 1000; max_us = Get-Rounded $s.MaxMs 1 1000
+                fairness_min = $s.MinPerClient; fairness_max = $s.MaxPerClient
+                measurer_cpu_us_per_rt = Get-Rounded $s.MeasurerCpuUsPerRoundTrip 1; measurer_threads = $s.MeasurerThreads
+                listen_overflows = Get-Field $s.Kernel 'ListenOverflows'
+                rt_per_s_text = Format-Spread $rate '0'; rt_x_c_text = Format-Spread $ratio '0.00' -Suffix 'x'; p99_us_text = Format-Spread $p99 '0' 1000
+            }
+        }
+    }
+}
+
+# bench.csv's load columns (one set per client step of the plan: round trips/s, ratio to C, starved), the server's
+# CPU per round trip under load, and the ratios within noise, added to every summary row (empty where not measured).
+function Add-LoadColumn($Rows, $Data, $Run) {
+    $results = @{}
+    foreach ($placement in $Data.Pinned, $Data.Unpinned) { foreach ($r in @(Get-Field $placement 'Results')) { if ($r) { $results["$($placement.Placement)|$($r.Name)"] = $r } } }
+    foreach ($row in $Rows) {
+        $r = $results["$($row.Placement)|$($row.Server)"]
+        foreach ($clients in $Run.Plan.LoadClients) {
+            $step = @(Get-Field $r 'Load') | Where-Object { $_ -and $_.Clients -eq $clients } | Select-Object -First 1
+            $row | Add-Member "load$($clients)_rt_s" (Get-Rounded (Get-Field $step 'RoundTripsPerSec') 0)
+            $row | Add-Member "load$($clients)_x_c" (Get-Rounded (Get-Field (Get-Spread $r "Load$($clients)Ratio") 'Value') 3)
+            $row | Add-Member "load$($clients)_starved" (Get-Field $step 'Starved')
+        }
+        $cost = @(Get-Field $r 'ServerCost') | Where-Object { $_ -and $_.Figure -eq 'Load' } | Select-Object -First 1
+        $row | Add-Member server_cpu_us_load_rt (Get-Rounded (Get-Field $cost 'CpuUsPerOp') 1)
+        $row | Add-Member within_noise ((@(Get-Field $r 'WithinNoise') | Where-Object { $_ }) -join ' ')
+    }
+}
+
+# bench.md's load and server-cost sections.
+function Get-LoadMarkdown($Run, $Data) {
+    $rows = @(Get-Field $Data 'LoadRows')
+    if ($rows.Count) {
+        "## Load: many clients at once (Measure-EchoServer -Figure Load, pinned, $($Run.Plan.LoadSec) s a step)"
+        ''
+        'Each client sends a 32-byte message, waits for its verified echo, sends the next. Median over rounds (min–max over rounds, CI: the 95 % interval with 5+ rounds); ratios to C paired by round, **~: within noise** (the interval includes 1.0). Starved: connected clients that got no echo at all. Fairness: the fewest and most round trips of one client. Chart: [load.svg](load.svg).'
+        ''
+        ConvertTo-MarkdownTable ($rows | Select-Object Server, Clients, Connected, Starved, @{ n = 'Round trips/s'; e = { $_.rt_per_s_text } }, @{ n = 'vs C'; e = { $_.rt_x_c_text } },
+            @{ n = 'p99 µs'; e = { $_.p99_us_text } }, @{ n = 'Fairness min/max'; e = { "$($_.fairness_min)/$($_.fairness_max)" } }, @{ n = 'Measurer µs CPU/rt'; e = { $_.measurer_cpu_us_per_rt } }, @{ n = 'Threads'; e = { $_.measurer_threads } }) `
+            'Server', 'Clients', 'Connected', 'Starved', 'Round trips/s', 'vs C', 'p99 µs', 'Fairness min/max', 'Measurer µs CPU/rt', 'Threads'
+    }
+    $cost = @(foreach ($r in @(Get-Field (Get-Field $Data 'Pinned') 'Results')) {
+            if (-not $r -or -not @(Get-Field $r 'ServerCost' | Where-Object { $_ })) { continue }
+            $row = [ordered]@{ Server = $r.Name }
+            foreach ($figure in 'RoundTrip', 'Connections', 'Stream', 'Load') { $row[$figure] = Format-Spread (Get-Spread $r "Server$($figure)CpuUsPerOp") '0.0' }
+            $row['CPU/conn vs C'] = Format-Spread (Get-Spread $r 'ServerCpuPerConnectionRatio') '0.00' -Suffix 'x'
+            [pscustomobject]$row
+        })
+    if ($cost.Count) {
+        "## Server CPU per operation (pinned, each server's cgroup: every thread and child)"
+        ''
+        'µs per round trip, per connection, per MiB streamed and per round trip of the load figure; median over rounds (min–max, CI); ~: a ratio within noise. Chart: [servercost.svg](servercost.svg).'
+        ''
+        ConvertTo-MarkdownTable $cost 'Server', 'RoundTrip', 'Connections', 'Stream', 'Load', 'CPU/conn vs C'
+    }
+}
+
+# The console's load table.
+function Show-LoadTable($Data) {
+    $rows = @(Get-Field $Data 'LoadRows')
+    if (-not $rows.Count) { return }
+    Write-Host 'Load (pinned): clients at once, round trips/s (min-max over rounds), ratio to C (~ within noise), clients starved:'
+    $rows | Format-Table Server, Clients, Starved, @{ n = 'Round trips/s'; e = { $_.rt_per_s_text } }, @{ n = 'vs C'; e = { $_.rt_x_c_text } }, @{ n = 'p99 us'; e = { $_.p99_us } } -AutoSize |
+        Out-String -Width 200 | Write-Host
+}
+
+#endregion
+
 #region Entry point
 
 # Every step, in order; returns what was measured. Every process started is ended, whatever happens.
@@ -469,6 +591,7 @@ function Invoke-Bench($Run) {
     try {
         Install-BenchTool $Run
         Build-CPeer $Run
+        Build-PeerServer $Run
         foreach ($placement in $Config.Placements) {
             $data[(Get-Culture).TextInfo.ToTitleCase($placement.Name)] = Measure-Placement $Run $placement
         }
@@ -508,6 +631,8 @@ $data = Invoke-Bench $run
 $machine = Get-MachineInfo
 $machine.load_average_before = $loadBefore
 $rows = @(foreach ($placement in $data.Pinned, $data.Unpinned) { if ($placement) { ConvertTo-SummaryRow $placement } })
+$data | Add-Member LoadRows @(if (Get-Field $data 'Pinned') { ConvertTo-LoadRow $data.Pinned })
+Add-LoadColumn $rows $data $run
 $targets = @(Get-TargetResult $data)
 Save-BenchResult $run $data $rows $targets $machine $watch.Elapsed.TotalSeconds
 Save-BenchTables $run $data $rows $targets $machine $loadBefore $watch.Elapsed.TotalSeconds

@@ -11,14 +11,17 @@
             OverheadRounds = 5; OverheadCapacity = 10000
             TraceEchoes = 10000; TraceConns = 1000; PerfEchoes = 20000
             ImportRuns = 7; StopRepeats = 5; AllocEchoes = 20000; AllocConns = 1000; AllocMiB = 128; AllocRepeats = 3
+            # The load figure (pinned placement): clients at once per step, each step's time in seconds.
+            LoadClients = @(1, 10, 100); LoadSec = 0.5
         }
         Quick = @{
-            Rounds = 1; Count = 2000; StreamSec = 0.25; ConnectionCount = 200; SlotClients = 3; HoldMs = 20
+            Rounds = 2; Count = 2000; StreamSec = 0.25; ConnectionCount = 200; SlotClients = 3; HoldMs = 20
             CapacityConnections = 100; CapacityWaitSec = 1
             Sweep = @(4096, 65536); SweepRounds = 1
             OverheadRounds = 1; OverheadCapacity = 1000
             TraceEchoes = 1000; TraceConns = 100; PerfEchoes = 2000
             ImportRuns = 1; StopRepeats = 1; AllocEchoes = 5000; AllocConns = 200; AllocMiB = 16; AllocRepeats = 1
+            LoadClients = @(1, 4); LoadSec = 0.2
         }
     }
 
@@ -39,12 +42,15 @@
         @{ Name = 'socat'; Kind = 'socat'; Tool = 'socat' }
         @{ Name = 'EchoPS'; Kind = 'EchoPS'; Events = 'Formatted' }
         @{ Name = 'EchoPS job'; Kind = 'EchoPS'; Events = 'Job' }
+        # A thread per client (tests/pester/peers), measured pinned only: beside the blocking servers, the load
+        # figure's round trips/s rise with clients instead of all but one client starving.
+        @{ Name = 'threads'; Kind = 'Peer'; Source = 'tests/pester/peers/thread_server.c'; Placements = @('pinned') }
     )
 
     # Each placement is one Measure-EchoServer call over every server. Pinned (server and measurer on one CPU)
     # measures code paths: the targets are judged on it. Unpinned shows what the scheduler adds.
     Placements = @(
-        @{ Name = 'pinned'; Pinned = $true; Figures = @('RoundTrip', 'Stream', 'Connections', 'Slots', 'Capacity'); Path = '.' }
+        @{ Name = 'pinned'; Pinned = $true; Figures = @('RoundTrip', 'Stream', 'Connections', 'Slots', 'Capacity', 'Load'); Path = '.' }
         @{ Name = 'unpinned'; Pinned = $false; Figures = @('RoundTrip', 'Stream', 'Connections'); Path = 'unpinned' }
     )
 

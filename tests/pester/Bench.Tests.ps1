@@ -138,6 +138,44 @@ Describe 'Bench -Quick' {
         $Report.import_module.ColdMs | Should -BeGreaterThan 0
     }
 
+    It 'measures the load figure over every pinned server: the blocking ones starve all clients but one, the thread server none' {
+        $steps = @($Report.plan.LoadClients)
+        $steps.Count | Should -BeGreaterThan 1
+        $servers = @('C', 'EchoPS', 'EchoPS job', 'threads') + @(if (-not ($Report.skipped -match 'socat')) { 'socat' })
+        foreach ($server in $servers) {
+            $rows = @($Report.load | Where-Object Server -eq $server)
+            @($rows.Clients) | Should -Be $steps -Because "$server has one load row per step of the plan"
+            foreach ($row in $rows) {
+                $row.Connected | Should -Be $row.Clients
+                $row.rt_per_s | Should -BeGreaterThan 0
+                # Quick runs 2 rounds: each figure has its rounds' min-max, each ratio to C too, judged within noise or not.
+                $row.rt_per_s_min | Should -BeLessOrEqual $row.rt_per_s_max
+                $row.rt_per_s_text | Should -Match '^\d+ \(\d+–\d+\)'
+                if ($server -ne 'C') {
+                    $row.within_noise | Should -BeOfType [bool]
+                    $row.rt_x_c_text | Should -Match $(if ($row.within_noise) { 'x \(.*\) ~$' } else { 'x \([^)]*\)$' })
+                }
+                # Blocking servers serve one client and starve the rest; the thread server serves each at once. socat
+                # forks a process per client, which on a busy machine can take longer than the quick plan's step: not judged.
+                if ($server -in 'C', 'EchoPS', 'EchoPS job') { $row.Starved | Should -Be ($row.Clients - 1) -Because "$server serves one of $($row.Clients) clients" }
+                if ($server -eq 'threads') { $row.Starved | Should -Be 0 -Because "a thread per client serves all $($row.Clients)" }
+            }
+        }
+        # bench.md, bench.csv and the console show them; load.svg and servercost.svg come from Measure-EchoServer.
+        $md = Get-Content (Join-Path $OutDir 'bench.md') -Raw
+        $md | Should -Match '## Load: many clients at once'
+        $md | Should -Match '\| threads \| \d+ \| \d+ \| 0 \|'
+        $md | Should -Match '~: within noise'
+        $md | Should -Match '## Server CPU per operation'
+        $csv = @(Import-Csv (Join-Path $OutDir 'bench.csv'))
+        foreach ($clients in $steps) { $csv[0].PSObject.Properties.Name | Should -Contain "load$($clients)_rt_s" }
+        ($csv | Where-Object { $_.Placement -eq 'pinned' -and $_.Server -eq 'EchoPS' })."load$($steps[-1])_starved" | Should -Be ($steps[-1] - 1)
+        $csv[0].PSObject.Properties.Name | Should -Contain 'within_noise'
+        $Run.Output | Should -Match 'Load \(pinned\)'
+        foreach ($chart in 'load.svg', 'servercost.svg') { (Get-Item (Join-Path $OutDir $chart)).Length | Should -BeGreaterThan 1000 }
+        (Get-Content (Join-Path $OutDir 'report.md') -Raw) | Should -Match '## Load: many clients at once'
+    }
+
     It "keeps Measure-EchoServer's charts" {
         foreach ($chart in 'latency.svg', 'slots.svg', 'capacity.svg', 'throughput.svg', 'sweep/throughput.svg') {
             (Get-Item (Join-Path $OutDir $chart)).Length | Should -BeGreaterThan 1000

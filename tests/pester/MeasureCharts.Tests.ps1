@@ -81,6 +81,31 @@ public static class PngPixels
 }
 '@
 
+    # Renders one chart to PNG and checks that each legend entry's colour (series k has palette colour k, k its place in
+    # $names) is seen above the legend, in the plot; returns the legend entries' server names in order.
+    function Assert-LegendSeriesSeen([string] $Chart) {
+        $svgPath = Join-Path $dir $Chart
+        $png = Join-Path $TestDrive ($Chart -replace '\.svg$', '.png')
+        & rsvg-convert -o $png $svgPath
+        $LASTEXITCODE | Should -Be 0
+        $width = 0; $height = 0
+        $pixels = [PngPixels]::Read($png, [ref]$width, [ref]$height)
+        $width | Should -Be 900
+        $height | Should -Be 500
+        # The legend sits below the plot: only pixels above its first entry count as the series being seen.
+        $svg = [xml](Get-Content $svgPath -Raw)
+        # Legend entries are drawn from their left end; an axis's server names (servercost.svg's rows) from their right.
+        $texts = @($svg.GetElementsByTagName('text') | Where-Object { $t = $_.InnerText; $_.'text-anchor' -eq 'start' -and @($names | Where-Object { $t -like "$_*" }).Count -gt 0 })
+        $top = ($texts | ForEach-Object { [double]($_.transform -replace '^translate\([\d.]+,([\d.]+)\).*$', '$1') - [double]$_.'font-size' } | Measure-Object -Minimum).Minimum
+        foreach ($text in $texts) {
+            $k = [array]::IndexOf($names, @($names | Where-Object { $text.InnerText -like "$_*" })[0])
+            $c = $palette[$k]
+            $seen = [PngPixels]::Count($pixels, $width, [int]$top - 4, [Convert]::ToByte($c.Substring(0, 2), 16), [Convert]::ToByte($c.Substring(2, 2), 16), [Convert]::ToByte($c.Substring(4, 2), 16), 16)
+            $seen | Should -BeGreaterThan 10 -Because "$($names[$k]) (#$c) must show in the plot of $Chart, not only in its legend"
+            $names[$k]
+        }
+    }
+
     # The charts' palette (Okabe-Ito, in the order MeasureCharts gives it): series k has colour k.
     $palette = @('0072B2', 'D55E00', '009E73', 'CC79A7')
     $names = @('EchoPS', 'select', 'epoll', 'again')
@@ -106,31 +131,33 @@ AfterAll {
 Describe 'Measure-EchoServer charts: every series visible, every chart small' {
     It 'writes every chart, each under 300 KB (the capacity timeline downsampled)' {
         if (-not $measured) { Set-ItResult -Skipped -Because 'gcc is missing or could not build the C servers'; return }
-        @(Get-ChildItem $dir -Filter *.svg -Name | Sort-Object) | Should -Be @('capacity.svg', 'latency.svg', 'load.svg', 'slots.svg', 'throughput.svg')
+        @(Get-ChildItem $dir -Filter *.svg -Name | Sort-Object) | Should -Be @('capacity.svg', 'latency.svg', 'load.svg', 'servercost.svg', 'slots.svg', 'throughput.svg')
         foreach ($svg in Get-ChildItem $dir -Filter *.svg) { $svg.Length | Should -BeLessThan 300KB -Because "$($svg.Name) is $($svg.Length) bytes" }
     }
 
     It "draws every legend entry's series where the eye sees it (<_>)" -ForEach @('latency.svg', 'slots.svg', 'capacity.svg', 'load.svg') {
         if (-not $measured) { Set-ItResult -Skipped -Because 'gcc is missing or could not build the C servers'; return }
         if ($rsvgReason) { Set-ItResult -Skipped -Because $rsvgReason; return }
-        $svgPath = Join-Path $dir $_
-        $png = Join-Path $TestDrive ($_ -replace '\.svg$', '.png')
-        & rsvg-convert -o $png $svgPath
-        $LASTEXITCODE | Should -Be 0
-        $width = 0; $height = 0
-        $pixels = [PngPixels]::Read($png, [ref]$width, [ref]$height)
-        $width | Should -Be 900
-        $height | Should -Be 500
-        # The legend sits below the plot: only pixels above its first entry count as the series being seen.
-        $svg = [xml](Get-Content $svgPath -Raw)
-        $texts = @($svg.GetElementsByTagName('text') | Where-Object { $t = $_.InnerText; @($names | Where-Object { $t -like "$_*" }).Count -gt 0 })
-        $texts.Count | Should -Be 4 -Because 'one legend entry per server'
-        $top = ($texts | ForEach-Object { [double]($_.transform -replace '^translate\([\d.]+,([\d.]+)\).*$', '$1') - [double]$_.'font-size' } | Measure-Object -Minimum).Minimum
-        for ($k = 0; $k -lt 4; $k++) {
-            $c = $palette[$k]
-            $seen = [PngPixels]::Count($pixels, $width, [int]$top - 4, [Convert]::ToByte($c.Substring(0, 2), 16), [Convert]::ToByte($c.Substring(2, 2), 16), [Convert]::ToByte($c.Substring(4, 2), 16), 16)
-            $seen | Should -BeGreaterThan 10 -Because "$($names[$k]) (#$c) must show in the plot of $_, not only in its legend"
+        $legend = Assert-LegendSeriesSeen $_
+        $legend | Should -HaveCount 4 -Because 'one legend entry per server'
+    }
+
+    It "draws each observed server's CPU per operation where the eye sees it (servercost.svg)" {
+        if (-not $measured) { Set-ItResult -Skipped -Because 'gcc is missing or could not build the C servers'; return }
+        if ($rsvgReason) { Set-ItResult -Skipped -Because $rsvgReason; return }
+        # The C servers are processes of their own, found by port and observed; EchoPS runs in this process (a job
+        # here), so its CPU is the measurer's too and it is not observed: no row, no legend entry.
+        foreach ($name in 'select', 'epoll') {
+            $server = $measured | Where-Object Name -eq $name
+            @($server.ServerCost | Where-Object Figure -in 'RoundTrip', 'Connections', 'Load' | Where-Object { $null -ne $_.CpuUsPerOp }) | Should -HaveCount 3 -Because "$name's CPU is observed for each of those figures ($($server.ServerObserved))"
+            @($server.Spread.Figure) | Should -Contain 'ServerLoadCpuUsPerOp' -Because 'the rounds give the server cost its spread (the whiskers)'
         }
+        $legend = Assert-LegendSeriesSeen 'servercost.svg'
+        $legend | Should -Be @('select', 'epoll')
+        $svg = Get-Content (Join-Path $dir 'servercost.svg') -Raw
+        foreach ($axis in 'µs per round trip', 'µs per connection', 'µs per round trip, load') { $svg | Should -Match ([regex]::Escape($axis)) }
+        # Whiskers: a black polyline of 6 points (cap, line, cap) per server and figure with 2 rounds.
+        @(([xml]$svg).GetElementsByTagName('polyline') | Where-Object { $_.style -match 'stroke:black' -and ($_.points -split ' ').Count -eq 6 }).Count | Should -BeGreaterOrEqual 6
     }
 
     It 'puts the blocking servers above the capacity axis (a log scale), and whiskers on the stream bars' {

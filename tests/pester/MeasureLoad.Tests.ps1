@@ -112,6 +112,45 @@ Describe 'Measure-EchoServer -Figure Load: many clients at once' {
         @($r.Spread.Figure) | Should -Contain 'Load100RoundTripsPerSec'
     }
 
+    It 'ends a 1,000-client step on a blocking server within -LoadSec and one SYN retransmit, not the timeout' {
+        # A backlog of 128 and one client served: the listen queue overflows and the kernel drops the other SYNs,
+        # which it sends again only after 1 s, then 3 s. The step waits -LoadSec + 1.5 s for connects, not -TimeoutSec.
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        $r = Measure-EchoServer "EchoPS=127.0.0.1:$($echops.Port)" -Figure Load -Clients 1000 -LoadSec 0.5 -Rounds 1 -TimeoutSec 30 -ErrorAction SilentlyContinue
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 20 -Because 'the connect wait is 2 s here; the timeout (30 s) is not waited for'
+        $step = $r.Load[0]
+        $step.Connected | Should -BeLessThan 1000
+        $step.Connected | Should -BeGreaterThan 0
+        $step.Starved | Should -Be ($step.Connected - 1) -Because 'one client is served, every other connected one waits'
+    }
+
+    It "counts the server's CPU per round trip under load, with its spread and the server ratios' spread" {
+        if (-not $epoll) { Set-ItResult -Skipped -Because $noGcc; return }
+        # The thread-per-client peer started by command twice: observed in cgroups of their own, so each has a cost.
+        $exe = Join-Path $bin 'thread_server'
+        if (-not (Test-Path $exe)) { & gcc -O2 -pthread -o $exe (Join-Path $PSScriptRoot 'peers/thread_server.c') }
+        $dir = Join-Path $TestDrive 'cost'
+        $r = Measure-EchoServer "a=$exe {port}", "b=$exe {port}" -Figure RoundTrip, Load -Count 200 -Clients 1, 10 -LoadSec 0.2 -Rounds 2 -Path $dir
+        foreach ($m in $r) {
+            $cost = $m.ServerCost | Where-Object Figure -eq 'Load'
+            $cost.Unit | Should -Be 'round trip'
+            $cost.CpuUsPerOp | Should -BeGreaterThan 0 -Because "$($m.Name) is observed ($($m.ServerObserved))"
+            $load = $m.Spread | Where-Object Figure -eq 'ServerLoadCpuUsPerOp'
+            $load.Rounds | Should -Be 2
+            $load.Min | Should -BeLessOrEqual $load.Max
+        }
+        $ratio = $r[1].Spread | Where-Object Figure -eq 'ServerCpuPerRoundTripRatio'
+        $ratio.Rounds | Should -Be 2
+        $ratio.Value | Should -Be $r[1].ServerCpuPerRoundTripRatio
+        $ratio.WithinNoise | Should -Be ($ratio.Min -le 1 -and $ratio.Max -ge 1)
+        # The report's load table gives each step's ratio to the baseline with its min-max, ~ when within noise.
+        $step = $r[1].Spread | Where-Object Figure -eq 'Load10Ratio'
+        $mark = if ($step.WithinNoise) { ' ~' } else { '' }
+        $report = Get-Content (Join-Path $dir 'report.md') -Raw
+        $report | Should -Match ('\| b \| 10 \| [^\n]*\| ' + [regex]::Escape($step.Value.ToString('0.00', [cultureinfo]::InvariantCulture)) + 'x \([\d.]+–[\d.]+\)' + $mark + ' \|')
+        $report | Should -Match '\| Server \| Clients \| Connected \| Starved \| Round trips/s \| vs a \|'
+    }
+
     It "keeps the measurer's threads few at 1,000 clients" {
         if (-not $epoll) { Set-ItResult -Skipped -Because $noGcc; return }
         $r = Measure-EchoServer $epoll.Target -Figure Load -Clients 1000 -LoadSec 1 -Rounds 1

@@ -12,6 +12,7 @@ namespace EchoPS.Tests
         [InlineData(MeasureFigure.Connections, 20.0)]   // + 10 ms per connection, 1,000
         [InlineData(MeasureFigure.Slots, 13.2)]         // + twice H per client, 8 x 0.4 s
         [InlineData(MeasureFigure.Capacity, 18.0)]      // + T and 5 s to close
+        [InlineData(MeasureFigure.Load, 64.0)]          // + per step of 1, 10, 100, 1000: 2.5 s to connect, 1 s, 2 x 5 s to end
         public void Derives_each_default_bound_from_the_figures_size(MeasureFigure figure, double seconds)
         {
             Assert.Equal(seconds, FigureBounds.For(figure, new MeasureOptions()).TotalSeconds, 6);
@@ -21,7 +22,7 @@ namespace EchoPS.Tests
         public void Takes_the_given_bound_for_every_figure()
         {
             var o = new MeasureOptions { FigureDeadline = TimeSpan.FromSeconds(2) };
-            foreach (var figure in new[] { MeasureFigure.None, MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity })
+            foreach (var figure in new[] { MeasureFigure.None, MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity, MeasureFigure.Load })
                 Assert.Equal(TimeSpan.FromSeconds(2), FigureBounds.For(figure, o));
         }
 
@@ -34,7 +35,7 @@ namespace EchoPS.Tests
             // Two servers over three rounds: each server's first check, then every figure of every server in every round.
             var all = new MeasureOptions();
             var whole = FigureBounds.Whole(all, 2, FigureBounds.Figures(all));
-            Assert.Equal(2 * (10 + 3 * (60.005 + 11 + 20 + 13.2 + 18)), whole.TotalSeconds, 3);
+            Assert.Equal(2 * (10 + 3 * (60.005 + 11 + 20 + 13.2 + 18 + 64)), whole.TotalSeconds, 3);
         }
 
         [Property(MaxTest = 300)]

@@ -232,6 +232,12 @@ namespace EchoPS.Measure
         /// <summary>The server's cost of each figure (medians over rounds).</summary>
         public ServerFigureCost[] ServerCost { get; internal set; } = new ServerFigureCost[0];
 
+        /// <summary>The server's CPU per operation over the rounds, per figure; Spread lists them too.</summary>
+        internal FigureSpread[] ServerSpread { get; set; } = new FigureSpread[0];
+
+        /// <summary>The server's CPU per operation in each round (index: round - 1), by figure: the server ratios' spread pairs them.</summary>
+        internal Dictionary<MeasureFigure, double?[]> ServerCpuRounds { get; set; } = new Dictionary<MeasureFigure, double?[]>();
+
         /// <summary>With -Trace: syscalls by name per echo and per connection, from strace -f -c of a pass of their own.</summary>
         public SyscallCount[] Syscalls { get; internal set; } = new SyscallCount[0];
 

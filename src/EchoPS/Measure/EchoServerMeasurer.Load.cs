@@ -66,11 +66,23 @@ namespace EchoPS.Measure
             foreach (int clients in _options.LoadClients)
             {
                 var before = KernelCounters.Read();
-                var step = WithSockets(sockets => LoadProbe.Run(state.EndPoint, clients, _options.MessageSize, _options.LoadDuration, _options.Timeout, sockets, state.Errors, () => _cancelled));
+                var step = WithSockets(sockets => LoadProbe.Run(state.EndPoint, clients, _options.MessageSize, _options.LoadDuration, LoadConnectWait(_options), sockets, state.Errors, () => _cancelled));
                 step.Kernel = KernelCounters.Delta(before, KernelCounters.Read());
                 steps.Add(step);
             }
             round.Load = steps.ToArray();
+            state.Side.LastOperations = steps.Sum(s => s.RoundTrips); // the server's cost is per round trip of every step
+        }
+
+        /// <summary>
+        /// How long a load step waits for its clients to connect: -LoadSec plus 1.5 s (a SYN the full listen queue
+        /// dropped is sent again after 1 s; the next retry, at 3 s, is not waited for), at most the timeout. A blocking
+        /// server's queue fills at its backlog, so at 1,000 clients the step used to wait the whole timeout.
+        /// </summary>
+        internal static TimeSpan LoadConnectWait(MeasureOptions o)
+        {
+            var wait = o.LoadDuration + TimeSpan.FromSeconds(1.5);
+            return wait < o.Timeout ? wait : o.Timeout;
         }
 
         /// <summary>Each load step's medians over the rounds, with round trips/s and p99 spread min-max.</summary>

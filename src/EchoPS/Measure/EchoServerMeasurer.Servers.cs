@@ -163,12 +163,13 @@ namespace EchoPS.Measure
             side.Rounds[round.Round - 1][figure] = ServerSide.Between(figure, before, after, ops);
         }
 
-        private double Operations(MeasureFigure figure, double streamed, int capacity)
+        private double Operations(MeasureFigure figure, double counted, int capacity)
         {
             switch (figure)
             {
                 case MeasureFigure.RoundTrip: return _options.RoundTripCount + 1; // the warm-up echo too
-                case MeasureFigure.Stream: return streamed;
+                case MeasureFigure.Stream: return counted; // MiB streamed
+                case MeasureFigure.Load: return counted; // round trips of every step
                 case MeasureFigure.Connections: return _options.ConnectionCount;
                 case MeasureFigure.Slots: return _options.SlotClients;
                 default: return capacity;
@@ -232,6 +233,9 @@ namespace EchoPS.Measure
             m.ServerObserved = side.Observer?.Source ?? "not observed: " + (side.NotObserved ?? "no local process");
             var costs = side.Medians(figures);
             m.ServerCost = costs;
+            m.ServerSpread = side.CpuSpread(figures);
+            foreach (var figure in figures)
+                m.ServerCpuRounds[figure] = side.Rounds.Select(r => r.TryGetValue(figure, out var c) ? c.CpuUsPerOp : null).ToArray();
             ServerFigureCost of(MeasureFigure f) => costs.FirstOrDefault(c => c.Figure == f.ToString());
             m.ServerCpuUsPerRoundTrip = of(MeasureFigure.RoundTrip)?.CpuUsPerOp;
             m.ServerCpuUsPerMiB = of(MeasureFigure.Stream)?.CpuUsPerOp;

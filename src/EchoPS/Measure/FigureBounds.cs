@@ -39,6 +39,9 @@ namespace EchoPS.Measure
                     return Cap(start + Times(o.SlotHold + o.SlotHold, o.SlotClients));
                 case MeasureFigure.Capacity:
                     return Cap(start + o.CapacityWait + CapacityClose);
+                case MeasureFigure.Load:
+                    // Each step: its connect wait, its time, and at most 5 s each for the connects and the loops to end once closed.
+                    return Cap(start + Times(EchoServerMeasurer.LoadConnectWait(o) + o.LoadDuration + CapacityClose + CapacityClose, o.LoadClients?.Length ?? 1));
                 default:
                     return Cap(start);
             }
@@ -66,7 +69,7 @@ namespace EchoPS.Measure
 
         /// <summary>The figures asked for, in the order they run.</summary>
         internal static MeasureFigure[] Figures(MeasureOptions o) =>
-            new[] { MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity }
+            new[] { MeasureFigure.RoundTrip, MeasureFigure.Stream, MeasureFigure.Connections, MeasureFigure.Slots, MeasureFigure.Capacity, MeasureFigure.Load }
                 .Where(f => (o.Figures & f) != 0).ToArray();
 
         private static TimeSpan Times(TimeSpan t, long n) =>

@@ -12,7 +12,7 @@ namespace EchoPS.Measure
         /// <summary>Clients at once.</summary>
         public int Clients { get; internal set; }
 
-        /// <summary>Clients that connected within the timeout (the others took no part).</summary>
+        /// <summary>Clients that connected within the step's connect wait: -LoadSec + 1.5 s, at most the timeout (the others took no part).</summary>
         public double Connected { get; internal set; }
 
         /// <summary>Connected clients that got no echo at all during the step (a blocking server serves one).</summary>

@@ -64,7 +64,7 @@ namespace EchoPS.Measure
             Save(folder, "capacity.svg", Capacity(results), files, skipped, "capacity.svg: no capacity figures.");
             Save(folder, "throughput.svg", Throughput(results), files, skipped, "throughput.svg: no stream figures.");
             Save(folder, "load.svg", Load(results), files, skipped, "load.svg: no load figures.");
-            // A server-cost chart (CPU per round trip of each server) plugs in here once the server-side figures exist.
+            Save(folder, "servercost.svg", ServerCostChart(results), files, skipped, "servercost.svg: no server's CPU was observed (servers started by command, or found by port on this machine, are).");
             return files;
         }
 
@@ -262,6 +262,97 @@ namespace EchoPS.Measure
                 model.Series.Add(rate);
                 model.Series.Add(p99);
             }
+            return model;
+        }
+
+        /// <summary>The figures whose server cost the chart shows, in panel order, with the axis title of each.</summary>
+        private static readonly (string Figure, string Axis)[] CostPanels =
+        {
+            ("RoundTrip", "µs per round trip"), ("Connections", "µs per connection"), ("Load", "µs per round trip, load"), ("Stream", "µs per MiB streamed"),
+        };
+
+        /// <summary>
+        /// Server cost: each observed server's CPU time (every thread and child) per operation, one panel per figure
+        /// side by side, one row per server in its colour (the same as in the other charts) with its marker at the
+        /// value; whiskers: the rounds' min–max, a thick black line the 95 % interval (5 or more rounds).
+        /// </summary>
+        private static PlotModel ServerCostChart(IReadOnlyList<EchoServerMeasurement> results)
+        {
+            double? cost(EchoServerMeasurement r, string figure) => r.ServerCost?.FirstOrDefault(c => c.Figure == figure)?.CpuUsPerOp;
+            var servers = results.Select((r, i) => (Result: r, Colour: i)).Where(x => CostPanels.Any(p => cost(x.Result, p.Figure) != null)).ToArray();
+            var panels = CostPanels.Where(p => servers.Any(x => cost(x.Result, p.Figure) != null)).ToArray();
+            if (servers.Length == 0)
+                return null;
+            var model = NewModel("Server cost: CPU per operation",
+                "every thread and child; median over rounds; whiskers: min–max, thick: 95 % CI; lower is cheaper");
+            int n = servers.Length;
+            // Server k's row at y = n - 1 - k (the first on top), named on the left axis.
+            model.Axes.Add(new LinearAxis
+            {
+                Position = AxisPosition.Left, Minimum = -0.6, Maximum = n - 0.4, MajorStep = 1, MinorStep = 1, IsZoomEnabled = false,
+                LabelFormatter = y => Math.Abs(y - Math.Round(y)) < 1e-9 && y >= 0 && y < n ? servers[n - 1 - (int)Math.Round(y)].Result.Name : string.Empty,
+            });
+            double gap = 0.04, width = (1 - gap * (panels.Length - 1)) / panels.Length;
+            for (int p = 0; p < panels.Length; p++)
+            {
+                string key = "cost" + p;
+                // A log axis where one server costs 20 times another (socat's fork per connection beside C's 40 µs):
+                // on a linear one the cheap servers' bars would be a few pixels long. Bars then start at the axis minimum.
+                var values = servers.Select(x => cost(x.Result, panels[p].Figure)).Where(v => v is double d && d > 0).Select(v => v.Value).ToArray();
+                bool log = values.Length > 1 && values.Max() / values.Min() > 20;
+                double floor = log ? Math.Pow(10, Math.Floor(Math.Log10(values.Min() / 2))) : 0;
+                Axis axis = log
+                    ? new LogarithmicAxis { Minimum = floor, Title = panels[p].Axis + " (log)", MinorGridlineStyle = LineStyle.None }
+                    : (Axis)new LinearAxis { Minimum = 0, Title = panels[p].Axis };
+                axis.Position = AxisPosition.Bottom;
+                axis.Key = key;
+                axis.StartPosition = p * (width + gap);
+                axis.EndPosition = p * (width + gap) + width;
+                axis.MaximumPadding = 0.15;
+                axis.MajorGridlineStyle = LineStyle.Dot;
+                model.Axes.Add(axis);
+                for (int k = 0; k < n; k++)
+                {
+                    var r = servers[k].Result;
+                    if (!(cost(r, panels[p].Figure) is double value))
+                        continue;
+                    double y = n - 1 - k;
+                    var colour = Palette[servers[k].Colour % Palette.Length];
+                    // A bar drawn as a thick line from 0 to the value (one legend entry per server), its marker at the value.
+                    var bar = new LineSeries
+                    {
+                        Title = p == panels.Length - 1 || panels.Skip(p + 1).All(q => cost(r, q.Figure) == null) ? r.Name : null,
+                        XAxisKey = key, Color = colour, StrokeThickness = 12,
+                    };
+                    bar.RenderInLegend = bar.Title != null;
+                    bar.Points.Add(new DataPoint(floor, y));
+                    bar.Points.Add(new DataPoint(value, y));
+                    model.Series.Add(bar);
+                    var end = new LineSeries
+                    {
+                        XAxisKey = key, Color = colour, RenderInLegend = false, MarkerType = Markers[servers[k].Colour % Markers.Length], MarkerSize = 7,
+                        MarkerFill = OxyColors.White, MarkerStroke = colour, MarkerStrokeThickness = 2,
+                    };
+                    end.Points.Add(new DataPoint(value, y));
+                    model.Series.Add(end);
+                    var spread = r.Spread?.FirstOrDefault(s => s.Figure == $"Server{panels[p].Figure}CpuUsPerOp");
+                    if (spread?.Min == null || spread.Max == null || spread.Rounds < 2)
+                        continue;
+                    var whisker = new LineSeries { Color = OxyColors.Black, StrokeThickness = 1.5, XAxisKey = key, RenderInLegend = false };
+                    double low = Math.Max(floor, spread.Min.Value);
+                    foreach (var (x, dy) in new[] { (low, -0.2), (low, 0.2), (low, 0.0), (spread.Max.Value, 0.0), (spread.Max.Value, -0.2), (spread.Max.Value, 0.2) })
+                        whisker.Points.Add(new DataPoint(x, y + dy));
+                    model.Series.Add(whisker);
+                    if (spread.CiLow != null)
+                    {
+                        var ci = new LineSeries { Color = OxyColors.Black, StrokeThickness = 4, XAxisKey = key, RenderInLegend = false };
+                        ci.Points.Add(new DataPoint(Math.Max(floor, spread.CiLow.Value), y));
+                        ci.Points.Add(new DataPoint(spread.CiHigh.Value, y));
+                        model.Series.Add(ci);
+                    }
+                }
+            }
+            model.PlotMargins = new OxyThickness(Math.Min(300, 20 + 9 * servers.Max(x => x.Result.Name.Length)), double.NaN, double.NaN, double.NaN);
             return model;
         }
 

@@ -39,14 +39,15 @@ namespace EchoPS.Measure
             md.AppendLine("## Load: many clients at once").AppendLine();
             md.AppendLine(string.Format(C, "Each client sends a {0}-byte message, waits for its whole echo (verified byte for byte) and sends the next, for {1:0.###} s; medians over rounds (round trips/s and p99: min–max over rounds in brackets). Starved: connected clients that got no echo at all. Fairness: the fewest and most round trips of one client. Measurer: the measuring process's CPU per round trip and its threads at most.",
                 withLoad[0].MessageSize, withLoad[0].LoadDurationMs / 1000)).AppendLine();
-            md.AppendLine("| Server | Clients | Connected | Starved | Round trips/s | MiB/s | p50 µs | p99 µs | p99.9 µs | max µs | Fairness min/max | Measurer µs CPU/rt | Threads | Connect p99 ms |");
-            md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            md.AppendLine($"| Server | Clients | Connected | Starved | Round trips/s | vs {withLoad[0].Baseline} | MiB/s | p50 µs | p99 µs | p99.9 µs | max µs | Fairness min/max | Measurer µs CPU/rt | Threads | Connect p99 ms |");
+            md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
             foreach (var r in withLoad)
                 foreach (var s in r.Load)
                     md.AppendLine(string.Join(" | ", new[]
                     {
                         "| " + r.Name, s.Clients.ToString(C), s.Connected.ToString("0.#", C), s.Starved.ToString("0.#", C),
                         s.RoundTripsPerSec.ToString("0", C) + Range(s.RoundTripsPerSecMin, s.RoundTripsPerSecMax, "0", 1),
+                        LoadRatio(r, s.Clients),
                         s.MiBps.ToString("0.00", C), Us(s.P50Ms), Us(s.P99Ms) + Range(s.P99MsMin, s.P99MsMax, "0.0", 1000), Us(s.P999Ms), Us(s.MaxMs),
                         $"{s.MinPerClient.ToString("0.#", C)}/{s.MaxPerClient.ToString("0.#", C)}",
                         s.MeasurerCpuUsPerRoundTrip?.ToString("0.0", C) ?? "—", s.MeasurerThreads.ToString(C), s.ConnectP99Ms?.ToString("0.0", C) ?? "—",
@@ -59,7 +60,7 @@ namespace EchoPS.Measure
                     md.AppendLine($"- {r.Name}: clients starved at " + string.Join(", ", starving.Select(s => $"{s.Clients} clients ({s.Starved:0.#} of {s.Connected:0.#} connected got no echo)")) + ": it serves fewer clients at once than asked.");
                 var notConnected = r.Load.Where(s => s.Connected < s.Clients).ToArray();
                 if (notConnected.Length > 0)
-                    md.AppendLine($"- {r.Name}: not every client connected within the timeout at " + string.Join(", ", notConnected.Select(s => $"{s.Clients} clients ({s.Connected:0.#} did)")) + Overflow(notConnected.Select(s => s.Kernel)));
+                    md.AppendLine($"- {r.Name}: not every client connected within the step's connect wait (-LoadSec + 1.5 s, at most -TimeoutSec) at " + string.Join(", ", notConnected.Select(s => $"{s.Clients} clients ({s.Connected:0.#} did)")) + Overflow(notConnected.Select(s => s.Kernel)));
             }
             md.AppendLine();
         }
@@ -125,6 +126,15 @@ namespace EchoPS.Measure
             return total != null && total.Overflowed
                 ? string.Format(C, "; ListenOverflows grew by {0} (machine-wide): its listen queue was full, and a dropped SYN is sent again only after 1 s, then 3 s.", total.ListenOverflows)
                 : ".";
+        }
+
+        /// <summary>A step's round trips/s against the baseline's (the median of the rounds' paired ratios), with its min–max and ~ within noise.</summary>
+        private static string LoadRatio(EchoServerMeasurement r, int clients)
+        {
+            var spread = r.Spread?.FirstOrDefault(f => f.Figure == $"Load{clients}Ratio");
+            if (spread?.Value == null)
+                return "—";
+            return spread.Value.Value.ToString("0.00", C) + "x" + Range(spread.Min, spread.Max, "0.00", 1) + (spread.WithinNoise == true ? " ~" : string.Empty);
         }
 
         private static string Us(double? ms) => ms == null ? "—" : (ms.Value * 1000).ToString("0.0", C);

@@ -36,7 +36,7 @@ namespace EchoPS.Measure
                     "| " + r.Name, (r.ServerCommand != null ? "`" + r.ServerCommand + "`; " : string.Empty) + r.ServerObserved, r.ServerCpus ?? "—",
                     N(r.ServerCpuUsPerRoundTrip, "0.0"), N(r.ServerCpuUsPerConnection, "0.0"), N(r.ServerCpuUsPerMiB, "0"),
                     N(r.ServerSwitchesPerConnection, "0.00"), N(r.ServerFaultsPerConnection, "0.00"), N(r.ServerPeakRssMiB, "0.0"),
-                    r.ServerPeakTasks?.ToString(C) ?? "—", r.ServerCpuPerConnectionRatio == null ? "—" : r.ServerCpuPerConnectionRatio.Value.ToString("0.00", C) + "x",
+                    r.ServerPeakTasks?.ToString(C) ?? "—", MeasureReportLoad.Ratio(r, nameof(r.ServerCpuPerConnectionRatio), r.ServerCpuPerConnectionRatio),
                 }) + " |");
             md.AppendLine().AppendLine("CPU is user + system time of every thread and process of the server, children that ended included where it ran in a cgroup of its own; medians over rounds. — : not observed (see the server's note).").AppendLine();
             foreach (var r in results.Where(r => r.ServerCost.Any(c => c.Note != null)))

@@ -79,7 +79,7 @@ namespace EchoPS.Measure
             if (has(MeasureFigure.Capacity))
                 sizes.Add(string.Format(c, "Capacity: {0} connections at once, one {1}-byte message each, kept open; echoes counted for {2:0.###} s.", o.CapacityConnections, o.MessageSize, o.CapacityWait.TotalSeconds));
             if (has(MeasureFigure.Load))
-                sizes.Add(string.Format(c, "Load: {0} clients at once (one step each), each sends a {1}-byte message, waits for its whole echo (verified) and repeats, for {2:0.###} s; clients connect first, within the timeout.", string.Join(", ", o.LoadClients), o.MessageSize, o.LoadDuration.TotalSeconds));
+                sizes.Add(string.Format(c, "Load: {0} clients at once (one step each), each sends a {1}-byte message, waits for its whole echo (verified) and repeats, for {2:0.###} s; clients connect first, within {3:0.###} s (-LoadSec + 1.5 s, at most the timeout).", string.Join(", ", o.LoadClients), o.MessageSize, o.LoadDuration.TotalSeconds, EchoServerMeasurer.LoadConnectWait(o).TotalSeconds));
             if (o.IdleConnections > 0)
                 sizes.Add(string.Format(c, "Idle connections: {0} opened to every server before the figures (each with one {1}-byte echo), held silent during them.", o.IdleConnections, o.MessageSize));
             sizes.Add(string.Format(c, "Timeout: {0:0.###} s for each connect and every read.", o.Timeout.TotalSeconds));

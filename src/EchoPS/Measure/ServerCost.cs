@@ -11,7 +11,7 @@ namespace EchoPS.Measure
     /// </summary>
     public sealed class ServerFigureCost
     {
-        /// <summary>The figure: RoundTrip, Stream, Connections, Slots or Capacity.</summary>
+        /// <summary>The figure: RoundTrip, Stream, Connections, Slots, Capacity or Load.</summary>
         public string Figure { get; internal set; }
 
         /// <summary>What one operation is: round trip, MiB, connection, client.</summary>
@@ -99,6 +99,7 @@ namespace EchoPS.Measure
                 case MeasureFigure.Stream: return "MiB";
                 case MeasureFigure.Connections: return "connection";
                 case MeasureFigure.Slots: return "client";
+                case MeasureFigure.Load: return "round trip";
                 default: return "connection";
             }
         }
@@ -135,6 +136,11 @@ namespace EchoPS.Measure
             cost.Note = notes.Count == 0 ? null : string.Join("; ", notes);
             return cost;
         }
+
+        /// <summary>The spread over the rounds of the server's CPU per operation, per figure: "ServerLoadCpuUsPerOp", ...</summary>
+        internal FigureSpread[] CpuSpread(IEnumerable<MeasureFigure> figures) => figures
+            .Select(f => Spread.Of($"Server{f}CpuUsPerOp", Rounds.Where(r => r.ContainsKey(f)).Select(r => r[f].CpuUsPerOp).ToArray(), isRatio: false))
+            .Where(s => s != null).ToArray();
 
         /// <summary>The median of each value over the rounds, per figure.</summary>
         internal ServerFigureCost[] Medians(IEnumerable<MeasureFigure> figures)

@@ -13,7 +13,7 @@ namespace EchoPS.Measure
     /// </summary>
     public sealed class FigureSpread
     {
-        /// <summary>The property it belongs to: RttP50Ms, StreamRatio, Load100RoundTripsPerSec, ...</summary>
+        /// <summary>The property it belongs to: RttP50Ms, StreamRatio, Load100RoundTripsPerSec, ServerLoadCpuUsPerOp (the server's CPU per operation of a figure), ...</summary>
         public string Figure { get; internal set; }
 
         /// <summary>The value reported: the median over the rounds; for a ratio, the ratio of the medians.</summary>
@@ -94,8 +94,32 @@ namespace EchoPS.Measure
                         ratioSpread.Value = reported;
                     spreads.Add(ratioSpread);
                 }
+                if (!m.IsBaseline)
+                    spreads.AddRange(ServerRatios(m, baseline));
+                spreads.AddRange(m.ServerSpread ?? new FigureSpread[0]); // the server's CPU per operation (no ratio: its own ratios are to the baseline's median)
                 m.Spread = spreads.ToArray();
                 m.WithinNoise = spreads.Where(s => s.WithinNoise == true).Select(s => s.Figure).ToArray();
+            }
+        }
+
+        /// <summary>The server-side ratios (CPU per operation against the baseline's), paired by round like the others.</summary>
+        private static IEnumerable<FigureSpread> ServerRatios(EchoServerMeasurement m, EchoServerMeasurement baseline)
+        {
+            foreach (var (figure, ratio, reported) in new (MeasureFigure, string, double?)[]
+            {
+                (MeasureFigure.RoundTrip, "ServerCpuPerRoundTripRatio", m.ServerCpuPerRoundTripRatio),
+                (MeasureFigure.Connections, "ServerCpuPerConnectionRatio", m.ServerCpuPerConnectionRatio),
+                (MeasureFigure.Stream, "ServerCpuPerMiBRatio", m.ServerCpuPerMiBRatio),
+            })
+            {
+                if (reported == null || !m.ServerCpuRounds.TryGetValue(figure, out var mine) || !baseline.ServerCpuRounds.TryGetValue(figure, out var theirs))
+                    continue;
+                var ratios = mine.Select((v, i) => v is double a && i < theirs.Length && theirs[i] is double b && b > 0 ? a / b : (double?)null).ToArray();
+                var spread = Of(ratio, ratios, isRatio: true);
+                if (spread == null)
+                    continue;
+                spread.Value = reported;
+                yield return spread;
             }
         }
 
