@@ -57,6 +57,26 @@ Describe 'Manifest and exports' {
 }
 
 Describe 'Format views' {
+    It 'are in the session from Import-Module on; the type data comes with the first EchoPS command, every entry of the file' {
+        # Views at import: deserialized objects (jobs, remoting, Import-Clixml) reach sessions that ran no EchoPS command.
+        # Type data at the first command (issue 22, Import-Module's own cost): only live objects, made by commands, use it.
+        $probe = Invoke-FreshPwsh @"
+Import-Module '$manifestPath'
+`$views = @(Get-FormatData -TypeName Deserialized.EchoPS.Server.EchoServerEvent).Count
+`$before = @(Get-TypeData -TypeName 'EchoPS.*').Count
+`$null = Get-BlockingEchoServer
+`$after = @(Get-TypeData -TypeName 'EchoPS.*').TypeName | Sort-Object
+[pscustomobject]@{ Views = `$views; Before = `$before; TypeData = `$after } | ConvertTo-Json -Compress
+"@
+        $probe.ExitCode | Should -Be 0 -Because $probe.Errors
+        $result = $probe.Output | ConvertFrom-Json
+        $result.Views | Should -Be 1 -Because 'the views come with Import-Module'
+        $result.Before | Should -Be 0 -Because 'Import-Module leaves the type data to the first command'
+        # Every <Type> of EchoPS.Types.ps1xml is in the session: an entry in a form the run-time reader does not know would be missing.
+        $declared = ([xml](Get-Content -Raw (Join-Path $repoRoot 'module/EchoPS.Types.ps1xml'))).Types.Type.Name | Sort-Object
+        $result.TypeData | Should -Be $declared
+    }
+
     It 'has a table view first and a list view for <_>' -ForEach $outputTypes {
         $views = @((Get-FormatData -TypeName $_ -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition)
         $views.Count | Should -BeGreaterThan 0 -Because "$_ needs views in EchoPS.Format.ps1xml"

@@ -156,6 +156,9 @@ namespace EchoPS.Commands
         public SwitchParameter AsJob { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => Formatting.SessionTypeData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             // A foreground server writing to a log file: plain text from its first line (ShouldProcess's verbose
