@@ -29,7 +29,7 @@ namespace EchoPS.Commands
         public int[] Port { get; set; }
 
         /// <inheritdoc />
-        protected override void BeginProcessing() => Formatting.SessionTypeData.EnsureLoaded(this);
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
 
         /// <inheritdoc />
         protected override void ProcessRecord()

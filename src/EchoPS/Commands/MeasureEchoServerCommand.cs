@@ -177,7 +177,7 @@ namespace EchoPS.Commands
         public SwitchParameter Trace { get; set; }
 
         /// <inheritdoc />
-        protected override void BeginProcessing() => Formatting.SessionTypeData.EnsureLoaded(this);
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
 
         /// <inheritdoc />
         protected override void ProcessRecord()

@@ -156,7 +156,7 @@ namespace EchoPS.Commands
         public SwitchParameter AsJob { get; set; }
 
         /// <inheritdoc />
-        protected override void BeginProcessing() => Formatting.SessionTypeData.EnsureLoaded(this);
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
 
         /// <inheritdoc />
         protected override void ProcessRecord()

@@ -7,7 +7,7 @@ using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
 using System.Xml.Linq;
 
-namespace EchoPS.Formatting
+namespace EchoPS.Commands
 {
     /// <summary>
     /// The module's type data (EchoPS.Types.ps1xml: how its objects serialize), added to a session by its first EchoPS
