@@ -8,7 +8,9 @@
     lines); as soon as it listens, the compiled client (bench/echo_client.c, `conns`: connect, 1-byte echo, close), pinned
     to the same CPU, makes N connections; its connections/s is the figure. Then the EchoPS log is read back: every
     connection must be counted, in a Disconnected row or a Summary row's folded count. Rounds alternate C and EchoPS;
-    medians are reported. Prints a line per round and the figure beside its target, then one JSON object.
+    medians are reported. Beside connections/s, each server's CPU time per connection over the burst (every thread of
+    its process): a busy machine moves connections/s by several times between rounds, CPU per connection far less.
+    Prints a line per round and the figure beside its target, then one JSON object.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -141,7 +143,7 @@ try {
 finally {
     Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
 }
-function Get-Median([double[]] $x) { $s = $x | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+function Get-Median([double[]] $x) { $s = @($x | Sort-Object); if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
 $ratio = [math]::Round((Get-Median @($samples.Ratio)), 3)
 $allCounted = @($samples | Where-Object Counted -lt $Connections).Count -eq 0
 Write-Host ('Cold first burst, {0} connections, pinned to CPU {1}: EchoPS {2:N3}x the C server (median of {3}; target >= {4}); every connection counted: {5}' -f $Connections, $Cpu, $ratio, $Rounds, $Target, $allCounted)
