@@ -221,6 +221,9 @@ namespace EchoPS.Commands
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
+            double? warmupMs = ServerWarmup.Run();
+            if (warmupMs != null)
+                WriteVerbose($"Server code compiled ahead of the first connection in {warmupMs.Value:0} ms (once per process).");
             if (AsJob)
             {
                 WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");
