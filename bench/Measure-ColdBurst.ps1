@@ -8,7 +8,9 @@
     lines); as soon as it listens, the compiled client (bench/echo_client.c, `conns`: connect, 1-byte echo, close), pinned
     to the same CPU, makes N connections; its connections/s is the figure. Then the EchoPS log is read back: every
     connection must be counted, in a Disconnected row or a Summary row's folded count. Rounds alternate C and EchoPS;
-    medians are reported. Prints a line per round and the figure beside its target, then one JSON object.
+    medians are reported. Beside connections/s, each server's CPU time per connection over the burst (every thread of
+    its process): a busy machine moves connections/s by several times between rounds, CPU per connection far less.
+    Prints a line per round and the figure beside its target, then one JSON object.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -86,6 +88,16 @@ function Get-Counted([string] $Log) {
     $rows + $folded
 }
 
+# CPU time of a process so far, every thread (ns, /proc/PID/task/*/schedstat): the server's CPU per connection is a
+# figure a busy machine disturbs far less than connections/s, so it is reported beside the ratio.
+function Get-ProcessCpuNs([int] $ProcessId) {
+    $sum = 0L
+    foreach ($task in Get-ChildItem "/proc/$ProcessId/task" -ErrorAction SilentlyContinue) {
+        try { $sum += [long]([IO.File]::ReadAllText("$($task.FullName)/schedstat").Split(' ')[0]) } catch { }
+    }
+    $sum
+}
+
 function Invoke-Client([int] $Port) {
     $out = & taskset -c $Cpu $ClientExe conns $Port $Connections
     if ($LASTEXITCODE -ne 0) { throw "echo_client conns failed ($LASTEXITCODE)" }
@@ -101,7 +113,9 @@ try {
         $c = Start-Pinned $ServerExe @("$port") (Join-Path $work "c-$round.log")
         try {
             if (-not (Wait-Log $c.Log 'listening')) { throw 'The C server did not start listening within 60 s.' }
+            $cCpu0 = Get-ProcessCpuNs $c.Process.Id
             $cRate = Invoke-Client $port
+            $cCpuNs = (Get-ProcessCpuNs $c.Process.Id) - $cCpu0
         }
         finally { Stop-Pinned $c }
 
@@ -111,28 +125,33 @@ try {
         $e = Start-Pinned $pwsh @('-NoProfile', '-NonInteractive', '-Command', $script) (Join-Path $work "echops-$round.log")
         try {
             if (-not (Wait-Log $e.Log 'Listening')) { throw "EchoPS did not start listening within 60 s: $(Read-Log $e.Log)" }
+            $eCpu0 = Get-ProcessCpuNs $e.Process.Id
             $eRate = Invoke-Client $port
+            $eCpuNs = (Get-ProcessCpuNs $e.Process.Id) - $eCpu0
             # Every connection in a row or a summary (bounded: the formatter may still be writing; a summary is due
             # within a second of the last folded event).
             $deadline = [DateTime]::UtcNow.AddSeconds(30)
             while (($counted = Get-Counted $e.Log) -lt $Connections -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
         }
         finally { Stop-Pinned $e }
-        $sample = [pscustomobject]@{ Round = $round; CPerSec = [math]::Round($cRate, 1); EchoPSPerSec = [math]::Round($eRate, 1); Ratio = [math]::Round($eRate / $cRate, 3); Counted = $counted }
+        $sample = [pscustomobject]@{ Round = $round; CPerSec = [math]::Round($cRate, 1); EchoPSPerSec = [math]::Round($eRate, 1); Ratio = [math]::Round($eRate / $cRate, 3); Counted = $counted
+            CCpuUsPerConnection = [math]::Round($cCpuNs / 1000 / $Connections, 1); EchoPSCpuUsPerConnection = [math]::Round($eCpuNs / 1000 / $Connections, 1) }
         $samples.Add($sample)
-        Write-Host ('round {0}: C {1:N0}/s, EchoPS cold {2:N0}/s, ratio {3:N3}, connections counted {4}/{5}' -f $round, $cRate, $eRate, $sample.Ratio, $counted, $Connections)
+        Write-Host ('round {0}: C {1:N0}/s, EchoPS cold {2:N0}/s, ratio {3:N3}, connections counted {4}/{5}; server CPU per connection during the burst: C {6} us, EchoPS {7} us' -f $round, $cRate, $eRate, $sample.Ratio, $counted, $Connections, $sample.CCpuUsPerConnection, $sample.EchoPSCpuUsPerConnection)
     }
 }
 finally {
     Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
 }
-function Get-Median([double[]] $x) { $s = $x | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+function Get-Median([double[]] $x) { $s = @($x | Sort-Object); if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
 $ratio = [math]::Round((Get-Median @($samples.Ratio)), 3)
 $allCounted = @($samples | Where-Object Counted -lt $Connections).Count -eq 0
 Write-Host ('Cold first burst, {0} connections, pinned to CPU {1}: EchoPS {2:N3}x the C server (median of {3}; target >= {4}); every connection counted: {5}' -f $Connections, $Cpu, $ratio, $Rounds, $Target, $allCounted)
 [pscustomobject]@{
     Connections = $Connections; Rounds = $Rounds; Cpu = $Cpu
     CPerSec = Get-Median @($samples.CPerSec); EchoPSPerSec = Get-Median @($samples.EchoPSPerSec)
+    CCpuUsPerConnection = Get-Median @($samples.CCpuUsPerConnection); EchoPSCpuUsPerConnection = Get-Median @($samples.EchoPSCpuUsPerConnection)
+    LoadAverage = ((Get-Content /proc/loadavg -Raw) -split ' ')[0..2] -join ' '
     Ratio = $ratio; Target = $Target; Met = ($ratio -ge $Target -and $allCounted); AllCounted = $allCounted
     Samples = $samples
 } | ConvertTo-Json -Compress -Depth 3

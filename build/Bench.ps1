@@ -267,6 +267,14 @@ function Measure-ImportTime($Run) {
     [pscustomobject]@{ ColdMs = [math]::Round((Get-Median $cold), 1); OwnMs = [math]::Round((Get-Median $own), 1); ColdAllMs = $cold; OwnAllMs = $own }
 }
 
+# The cold first burst (issue 22): a foreground server started in a fresh pwsh and hit at once with N sequential
+# connections, its events formatted to a file, beside the C server printing its log lines; bench/Measure-ColdBurst.ps1
+# pins both servers and the client to the bench's CPU itself, alternates them and checks every connection is counted.
+function Measure-ColdBurstStep($Run) {
+    Invoke-BenchScript $Run 'Measure-ColdBurst.ps1' @{ ModulePath = $ModulePath; ServerExe = (Join-Path $Run.BinDir 'echo_server'); ClientExe = (Join-Path $Run.BinDir 'echo_client')
+        Connections = $Run.Plan.ColdBurstConnections; Rounds = $Run.Plan.ColdBurstRounds; Cpu = $Run.Cpu } $false
+}
+
 # Stop latency (bench/Measure-StopLatency.ps1) with its worst state and route.
 function Measure-StopLatency($Run) {
     $stop = Invoke-BenchScript $Run 'Measure-StopLatency.ps1' @{ ModulePath = $ModulePath; ClientExe = (Join-Path $Run.BinDir 'echo_client'); Repeats = $Run.Plan.StopRepeats } $false
@@ -370,6 +378,7 @@ function Save-BenchResult($Run, $Data, $Rows, $TargetResults, $Machine, [double]
         load = $Data.LoadRows
         skipped = $Run.Skipped; failures = $Run.Failures; started_pids = @($Run.Started)
     }
+    $report.cold_burst = $Data.ColdBurst
     $report | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $Run.OutDir 'bench.json')
     $Rows | Export-Csv (Join-Path $Run.OutDir 'bench.csv') -NoTypeInformation -UseQuotes AsNeeded
 }
@@ -433,9 +442,16 @@ function Save-BenchTables($Run, $Data, $Rows, $TargetResults, $Machine, [string]
     if ($a) { $md.Add(('- EchoPS heap bytes: {0:0.###} per echo ({1}), {2:0} per connection ({3}), {4:0.#} per MiB streamed.' -f $a.bytes_per_echo, ($a.bytes_per_echo_all -join ', '), $a.bytes_per_connection, ($a.bytes_per_connection_all -join ', '), $a.bytes_per_mib_streamed)) }
     if ($stop) { $md.Add(('- Stop latency, worst state and route: {0} ms; worst by state (foreground Ctrl+C route / job, ms): {1}.' -f $stop.WorstMs, (($stop.PSObject.Properties | Where-Object Name -ne 'WorstMs' | ForEach-Object { '{0} {1:0.0} / {2:0.0}' -f $_.Name, ($_.Value.foreground_ms | Measure-Object -Maximum).Maximum, ($_.Value.job_ms | Measure-Object -Maximum).Maximum }) -join ', '))) }
     if ($i) { $md.Add(('- Import-Module EchoPS: {0} ms as the first import of a session, {1} ms after another module (medians of {2}).' -f $i.ColdMs, $i.OwnMs, $Run.Plan.ImportRuns)) }
+    if ($Data.ColdBurst) { $md.Add((Format-ColdBurst $Data.ColdBurst)) }
     foreach ($note in $Run.Skipped) { $md.Add("- Skipped $note") }
     foreach ($failure in $Run.Failures) { $md.Add("- Failed: $($failure.What)") }
     $md | Set-Content (Join-Path $Run.OutDir 'bench.md')
+}
+
+# The cold first burst in one line, for the console and bench.md.
+function Format-ColdBurst($Burst) {
+    '- Cold first burst, {0} connections, pinned: EchoPS {1:N0}/s vs C {2:N0}/s, {3:0.000}x (median of {4}; per round {5}); every connection counted: {6}.' -f `
+        $Burst.Connections, $Burst.EchoPSPerSec, $Burst.CPerSec, $Burst.Ratio, $Burst.Rounds, (($Burst.Samples | ForEach-Object { '{0:0.000}' -f $_.Ratio }) -join ', '), $Burst.AllCounted
 }
 
 # The console report: tables, targets, overhead, syscalls, perf, sweep, allocations, import, skips, failures.
@@ -468,6 +484,7 @@ function Show-BenchReport($Run, $Data, $Rows, $TargetResults, $Machine) {
     $a = $Data.Allocations; $i = $Data.Import
     if ($a) { Write-Host ('EchoPS heap bytes: {0:0.###} per echo, {1:0} per connection, {2:0.#} per MiB streamed.' -f $a.bytes_per_echo, $a.bytes_per_connection, $a.bytes_per_mib_streamed) }
     if ($i) { Write-Host ('Import-Module EchoPS: {0} ms as the first import of a session, {1} ms after another module.' -f $i.ColdMs, $i.OwnMs) }
+    if ($Data.ColdBurst) { Write-Host (Format-ColdBurst $Data.ColdBurst) }
     foreach ($note in $Run.Skipped) { Write-Warning "Skipped $note" }
     foreach ($failure in $Run.Failures) { Write-Warning "Failed: $($failure.What)" }
 }
@@ -609,6 +626,8 @@ function Invoke-Bench($Run) {
         }
         $data.Stop = Invoke-Tolerant $Run 'EchoPS' 'stop latency' { Measure-StopLatency $Run }
         $data.Import = Invoke-Tolerant $Run 'EchoPS' 'Import-Module time' { Measure-ImportTime $Run }
+        Write-Step 'The cold first burst: a foreground EchoPS server started cold against C with its log lines...'
+        $data.ColdBurst = Invoke-Tolerant $Run 'EchoPS' 'cold first burst' { Measure-ColdBurstStep $Run }
         $data.Plan = $Run.Plan
     }
     finally {

@@ -9,7 +9,6 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('EchoPS.Format.ps1xml')
-    TypesToProcess       = @('EchoPS.Types.ps1xml')
     CmdletsToExport      = @(
         'Start-BlockingEchoServer'
         'Stop-BlockingEchoServer'

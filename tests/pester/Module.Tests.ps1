@@ -56,7 +56,53 @@ Describe 'Manifest and exports' {
     }
 }
 
+Describe 'Start-up' {
+    It 'compiles the server code ahead of the first connection, every server type, without loading OxyPlot' {
+        # Issue 22: a server started cold and hit at once must not pay the JIT inside its first burst. The warm-up
+        # names its types (Assembly.GetTypes() would load OxyPlot.dll through the chart types): every type of the
+        # server's namespaces must be in its list, or a new one would compile inside the burst again.
+        $probe = Invoke-FreshPwsh @"
+Import-Module '$manifestPath'
+`$verbose = @(Start-BlockingEchoServer -Port 0 -AsJob -Verbose 4>&1)
+`$job = `$verbose | Where-Object { `$_ -is [System.Management.Automation.Job] }
+`$oxyPlot = [AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -contains 'OxyPlot'
+`$null = `$job | Stop-BlockingEchoServer
+`$assembly = `$job.Server.GetType().Assembly
+`$roots = `$assembly.GetType('EchoPS.Commands.ServerWarmup').GetField('Roots', [Reflection.BindingFlags]'NonPublic,Static').GetValue(`$null).FullName
+`$server = `$assembly.GetTypes() | Where-Object { -not `$_.IsNested -and -not `$_.IsEnum -and -not `$_.IsInterface -and `$_.Namespace -match '^EchoPS\.(Server|Net|LockDown)(\.|$)' }
+[pscustomobject]@{
+    Compiled = @(`$verbose | Where-Object { `$_ -is [System.Management.Automation.VerboseRecord] -and `$_.Message -like 'Server code compiled ahead*' }).Count
+    OxyPlot = `$oxyPlot; Missing = @(`$server.FullName | Where-Object { `$_ -notin `$roots }) } | ConvertTo-Json -Compress
+"@
+        $probe.ExitCode | Should -Be 0 -Because $probe.Errors
+        $result = $probe.Output | ConvertFrom-Json
+        $result.Compiled | Should -Be 1 -Because '-Verbose says what the warm-up cost'
+        $result.OxyPlot | Should -BeFalse -Because 'OxyPlot.dll is for charts only'
+        @($result.Missing) | Should -BeNullOrEmpty -Because 'every server type belongs in ServerWarmup.Roots'
+    }
+}
+
 Describe 'Format views' {
+    It 'are in the session from Import-Module on; the type data comes with the first EchoPS command, every entry of the file' {
+        # Views at import: deserialized objects (jobs, remoting, Import-Clixml) reach sessions that ran no EchoPS command.
+        # Type data at the first command (issue 22, Import-Module's own cost): only live objects, made by commands, use it.
+        $probe = Invoke-FreshPwsh @"
+Import-Module '$manifestPath'
+`$views = @(Get-FormatData -TypeName Deserialized.EchoPS.Server.EchoServerEvent).Count
+`$before = @(Get-TypeData -TypeName 'EchoPS.*').Count
+`$null = Get-BlockingEchoServer
+`$after = @(Get-TypeData -TypeName 'EchoPS.*').TypeName | Sort-Object
+[pscustomobject]@{ Views = `$views; Before = `$before; TypeData = `$after } | ConvertTo-Json -Compress
+"@
+        $probe.ExitCode | Should -Be 0 -Because $probe.Errors
+        $result = $probe.Output | ConvertFrom-Json
+        $result.Views | Should -Be 1 -Because 'the views come with Import-Module'
+        $result.Before | Should -Be 0 -Because 'Import-Module leaves the type data to the first command'
+        # Every <Type> of EchoPS.Types.ps1xml is in the session: an entry in a form the run-time reader does not know would be missing.
+        $declared = ([xml](Get-Content -Raw (Join-Path $repoRoot 'module/EchoPS.Types.ps1xml'))).Types.Type.Name | Sort-Object
+        $result.TypeData | Should -Be $declared
+    }
+
     It 'has a table view first and a list view for <_>' -ForEach $outputTypes {
         $views = @((Get-FormatData -TypeName $_ -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition)
         $views.Count | Should -BeGreaterThan 0 -Because "$_ needs views in EchoPS.Format.ps1xml"

@@ -29,6 +29,9 @@ namespace EchoPS.Commands
         public int[] Port { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             WriteObject(ServerSelector.Select(this, Id, Port), enumerateCollection: true);

@@ -177,6 +177,9 @@ namespace EchoPS.Commands
         public SwitchParameter Trace { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             try

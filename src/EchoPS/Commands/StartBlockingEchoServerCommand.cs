@@ -156,6 +156,9 @@ namespace EchoPS.Commands
         public SwitchParameter AsJob { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             // A foreground server writing to a log file: plain text from its first line (ShouldProcess's verbose
@@ -218,6 +221,9 @@ namespace EchoPS.Commands
             if (!ShouldProcess(target, "Start blocking echo server"))
                 return;
 
+            double? warmupMs = ServerWarmup.Run();
+            if (warmupMs != null)
+                WriteVerbose($"Server code compiled ahead of the first connection in {warmupMs.Value:0} ms (once per process).");
             if (AsJob)
             {
                 WriteVerbose($"Binding {target}: {options.DescribeSettings("; ")}.");

@@ -43,6 +43,9 @@ namespace EchoPS.Commands
         public SwitchParameter PassThru { get; set; }
 
         /// <inheritdoc />
+        protected override void BeginProcessing() => SessionTypeData.EnsureLoaded(this);
+
+        /// <inheritdoc />
         protected override void ProcessRecord()
         {
             foreach (var server in Targets())

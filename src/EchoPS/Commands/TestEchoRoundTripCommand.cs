@@ -133,6 +133,7 @@ namespace EchoPS.Commands
         /// <inheritdoc />
         protected override void BeginProcessing()
         {
+            SessionTypeData.EnsureLoaded(this);
             if (IPv4 && IPv6)
                 ThrowTerminatingError(EchoErrors.InvalidArgument("ConflictingAddressFamily",
                     "Use -IPv4 or -IPv6, not both: without either, every address of the host is tried.", null));
