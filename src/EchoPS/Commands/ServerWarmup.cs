@@ -36,7 +36,7 @@ namespace EchoPS.Commands
             typeof(Server.LinuxSocketCalls), typeof(Server.LinuxTcpInfo),
             typeof(Server.Sessions.Admission), typeof(Server.Sessions.ClientConnection), typeof(Server.Sessions.EchoSession),
             typeof(Server.Sessions.LingerRule), typeof(Server.Sessions.SessionDeadlines), typeof(Server.Sessions.SessionRules),
-            typeof(Server.Sessions.SessionTimeout),
+            typeof(Server.Sessions.SessionTimeout), typeof(Server.Sessions.SessionClock),
             typeof(ServerEventQueue), typeof(StartBlockingEchoServerCommand), typeof(Jobs.EchoServerJob),
             typeof(Formatting.DisplayFormat), typeof(Logging.EventLogFile),
         };
