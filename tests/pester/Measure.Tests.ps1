@@ -224,7 +224,10 @@ Describe 'Measure-EchoServer: report, views, input and stopping' {
             $null = $ps.AddCommand('Import-Module').AddArgument($ModuleManifest).AddStatement().
                 AddCommand('Measure-EchoServer').AddParameter('Target', $target).AddParameter('Figure', 'Capacity').AddParameter('CapacityConnections', 100).AddParameter('CapacityWaitSec', 30)
             $handle = $ps.BeginInvoke()
-            Wait-Until { (& $open) -ge $before + 100 } -TimeoutMs 10000 | Should -BeTrue -Because 'the capacity probe holds its connections'
+            $held = Wait-Until { (& $open) -ge $before + 100 } -TimeoutMs 20000
+            $state = $ps.InvocationStateInfo
+            $held | Should -BeTrue -Because ("the capacity probe holds its connections ($(& $open) descriptors open, $before before; " +
+                "the measurer $($state.State) $($state.Reason) $($ps.Streams.Error -join '; '))")
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             Wait-Until { $handle.IsCompleted } -TimeoutMs 5000 | Should -BeTrue
