@@ -225,9 +225,13 @@ Describe 'Measure-EchoServer: report, views, input and stopping' {
                 AddCommand('Measure-EchoServer').AddParameter('Target', $target).AddParameter('Figure', 'Capacity').AddParameter('CapacityConnections', 100).AddParameter('CapacityWaitSec', 30)
             $handle = $ps.BeginInvoke()
             $held = Wait-Until { (& $open) -ge $before + 100 } -TimeoutMs 20000
-            $state = $ps.InvocationStateInfo
-            $held | Should -BeTrue -Because ("the capacity probe holds its connections ($(& $open) descriptors open, $before before; " +
-                "the measurer $($state.State) $($state.Reason) $($ps.Streams.Error -join '; '))")
+            if (-not $held) {
+                # By index: enumerating a stream of a running PowerShell waits for its end.
+                $errors = for ($i = 0; $i -lt $ps.Streams.Error.Count; $i++) { "$($ps.Streams.Error[$i])" }
+                $state = $ps.InvocationStateInfo
+                $held | Should -BeTrue -Because ("the capacity probe holds its connections ($(& $open) descriptors open, $before before; " +
+                    "the measurer $($state.State) $($state.Reason) $($errors -join '; '))")
+            }
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
             $ps.Stop()
             Wait-Until { $handle.IsCompleted } -TimeoutMs 5000 | Should -BeTrue
