@@ -17,8 +17,9 @@ namespace EchoPS.Measure
     /// </summary>
     internal static class LoadProbe
     {
+        /// <summary>Runs one step; <paramref name="loopToUse"/> (tests) picks the loop, else <see cref="LoadLoops.Choose"/> does.</summary>
         internal static LoadStep Run(IPEndPoint endPoint, int clients, int size, TimeSpan duration, TimeSpan connectWait,
-            ProbeSockets sockets, ErrorTally errors, Func<bool> cancelled)
+            ProbeSockets sockets, ErrorTally errors, Func<bool> cancelled, Func<ILoadLoop> loopToUse = null)
         {
             var pattern = RepeatingPattern.Create(null, size);
             var states = new LoadClient[clients];
@@ -27,7 +28,7 @@ namespace EchoPS.Measure
             var threads = new ThreadWatch();
             LoadTiming timing;
             string loopName;
-            using (var loop = LoadLoops.Choose())
+            using (var loop = (loopToUse ?? LoadLoops.Choose)())
             {
                 loopName = loop.Name;
                 timing = loop.Drive(endPoint, states, pattern, size, duration, connectWait, sockets, cancelled, threads);
