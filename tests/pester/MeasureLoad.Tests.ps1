@@ -112,6 +112,26 @@ Describe 'Measure-EchoServer -Figure Load: many clients at once' {
         @($r.Spread.Figure) | Should -Contain 'Load100RoundTripsPerSec'
     }
 
+    It "drives the clients with one thread's epoll loop on Linux and reports that loop's CPU per round trip" {
+        if (-not $epoll) { Set-ItResult -Skipped -Because $noGcc; return }
+        $dir = Join-Path $TestDrive 'loop'
+        $r = Measure-EchoServer $epoll.Target -Figure Load -Clients 10 -LoadSec 0.5 -Rounds 1 -Path $dir
+        $r.ErrorCount | Should -Be 0
+        $step = $r.Load[0]
+        # The runtime's asynchronous sockets are the loop where epoll is not there (Windows, macOS).
+        $step.MeasurerLoop | Should -Be $(if ($IsLinux) { 'epoll' } else { 'async' })
+        $step.MeasurerCpuUsPerRoundTrip | Should -BeGreaterThan 0
+        $step.RoundTrips | Should -BeGreaterThan 100
+        # One thread drives every client: the step adds no threads to the measuring process.
+        if ($IsLinux) { ($step.MeasurerThreads - $step.MeasurerThreadsBefore) | Should -BeLessThan 5 -Because "$($step.MeasurerThreads) threads during the step, $($step.MeasurerThreadsBefore) before" }
+        $json = Get-Content (Join-Path $dir 'measurement.json') -Raw | ConvertFrom-Json
+        $json.Results[0].Load[0].MeasurerLoop | Should -Be $step.MeasurerLoop
+        $json.Results[0].Load[0].MeasurerCpuUsPerRoundTrip | Should -BeGreaterThan 0
+        $report = Get-Content (Join-Path $dir 'report.md') -Raw
+        $cpu = $step.MeasurerCpuUsPerRoundTrip.ToString('0.0', [cultureinfo]::InvariantCulture)
+        $report | Should -Match ('\| 10 \| [^\n]*\| ' + [regex]::Escape($cpu) + ' \| \d+ \|')
+    }
+
     It 'ends a 1,000-client step on a blocking server within -LoadSec and one SYN retransmit, not the timeout' {
         # A backlog of 128 and one client served: the listen queue overflows and the kernel drops the other SYNs,
         # which it sends again only after 1 s, then 3 s. The step waits -LoadSec + 1.5 s for connects, not -TimeoutSec.
@@ -158,7 +178,7 @@ Describe 'Measure-EchoServer -Figure Load: many clients at once' {
         $step.Connected | Should -Be 1000
         $step.Starved | Should -Be 0
         $step.RoundTrips | Should -BeGreaterThan 1000
-        # Asynchronous sockets: a few pool threads and the runtime's event loop, not one thread per client.
+        # One thread's epoll loop (Linux) or asynchronous sockets (a few pool threads), not one thread per client.
         $step.MeasurerThreads | Should -BeLessThan 64 -Because "the measuring process had $($step.MeasurerThreads) threads ($($step.MeasurerThreadsBefore) before)"
         ($step.MeasurerThreads - $step.MeasurerThreadsBefore) | Should -BeLessThan 20
     }

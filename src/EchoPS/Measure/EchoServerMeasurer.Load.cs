@@ -112,6 +112,7 @@ namespace EchoPS.Measure
                     MinPerClient = med(s => s.MinPerClient),
                     MaxPerClient = med(s => s.MaxPerClient),
                     MeasurerCpuUsPerRoundTrip = medN(s => s.MeasurerCpuUsPerRoundTrip),
+                    MeasurerLoop = string.Join(", ", each.Select(s => s.MeasurerLoop).Where(l => l != null).Distinct()),
                     MeasurerThreads = each.Length == 0 ? 0 : each.Max(s => s.MeasurerThreads),
                     MeasurerThreadsBefore = each.Length == 0 ? 0 : each.Min(s => s.MeasurerThreadsBefore),
                     ConnectP50Ms = medN(s => s.ConnectP50Ms),

@@ -48,8 +48,11 @@ namespace EchoPS.Measure
         /// <summary>Fairness: the most round trips one client did.</summary>
         public double MaxPerClient { get; internal set; }
 
-        /// <summary>The measuring process's CPU time per round trip, in µs (all its threads).</summary>
+        /// <summary>The measuring process's CPU time per round trip, in µs: all its threads, user and system, over the timed part (connects not included), divided by the round trips counted.</summary>
         public double? MeasurerCpuUsPerRoundTrip { get; internal set; }
+
+        /// <summary>What drove the clients: "epoll" (one thread's event loop, Linux) or "async" (the runtime's asynchronous sockets).</summary>
+        public string MeasurerLoop { get; internal set; }
 
         /// <summary>The measuring process's threads at most during the step.</summary>
         public int MeasurerThreads { get; internal set; }

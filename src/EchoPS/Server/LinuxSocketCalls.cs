@@ -188,7 +188,8 @@ namespace EchoPS.Server
             throw new SocketException((int)ToSocketError(errno));
         }
 
-        private static SocketError ToSocketError(int errno)
+        /// <summary>A Linux errno as the SocketError System.Net.Sockets gives for it (EAGAIN: a socket timeout ran out).</summary>
+        internal static SocketError ToSocketError(int errno)
         {
             switch (errno)
             {
@@ -248,9 +249,9 @@ namespace EchoPS.Server
         private static extern int CloseNative(int descriptor);
 
         [DllImport("libc", EntryPoint = "recv", SetLastError = true)]
-        private static extern IntPtr Recv(int descriptor, ref byte buffer, UIntPtr length, int flags);
+        internal static extern IntPtr Recv(int descriptor, ref byte buffer, UIntPtr length, int flags);
 
         [DllImport("libc", EntryPoint = "send", SetLastError = true)]
-        private static extern IntPtr SendTo(int descriptor, ref byte buffer, UIntPtr length, int flags);
+        internal static extern IntPtr SendTo(int descriptor, ref byte buffer, UIntPtr length, int flags);
     }
 }
