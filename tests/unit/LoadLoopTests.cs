@@ -93,7 +93,9 @@ namespace EchoPS.Tests
         {
             if (!Usable(loopName)) return;
             using var server = new TestServer(Behaviour.ByteAtATime);
-            var (step, errors) = RunStep(server, loopName, clients: 3);
+            // 2 s: every client must get an echo within the step, and the tests run in parallel on a busy machine
+            // (0.4 s left one async client in 7 runs without an echo).
+            var (step, errors) = RunStep(server, loopName, clients: 3, duration: TimeSpan.FromSeconds(2));
             Assert.Equal(loopName, step.MeasurerLoop);
             Assert.Equal(3, step.Connected);
             Assert.Equal(0, step.Starved);
