@@ -1,0 +1,6 @@
+#!/bin/sh
+# Written by Measure-EchoServer: starts C 256 KiB in its cgroup, pinned, its output to a file.
+exec > '/work/main/results/sweep/servers/server-C_256_KiB-38927.log' 2>&1 < /dev/null
+echo $$ > '/sys/fs/cgroup/unified/echops-measure-3343-4-C256KiB/cgroup.procs' || exit 97
+taskset -cp 1 $$ > /dev/null || exit 98
+exec '/work/main/results/raw/bin/echo_server' 38927 262144

@@ -1,6 +1,0 @@
-#!/bin/sh
-# Written by Measure-EchoServer: starts C 4 KiB in its cgroup, pinned, its output to a file.
-exec > '/work/main/results/sweep/servers/server-C_4_KiB-37525.log' 2>&1 < /dev/null
-echo $$ > '/sys/fs/cgroup/unified/echops-measure-23752-1-C4KiB/cgroup.procs' || exit 97
-taskset -cp 1 $$ > /dev/null || exit 98
-exec '/work/main/results/raw/bin/echo_server' 37525 4096

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Written by Measure-EchoServer: starts EchoPS 1024 KiB in its cgroup, pinned, its output to a file.
+exec > '/work/main/results/sweep/servers/server-EchoPS_1024_KiB-41535.log' 2>&1 < /dev/null
+echo $$ > '/sys/fs/cgroup/unified/echops-measure-3343-10-EchoPS1024KiB/cgroup.procs' || exit 97
+taskset -cp 1 $$ > /dev/null || exit 98
+exec '/root/.nuget/packages/powershell/7.6.9/tools/net10.0/any/unix/pwsh' -NoProfile -NonInteractive -File '/work/main/bench/Start-EchoPSServer.ps1' -ModulePath '/work/main/module/EchoPS.psd1' -Port 41535 -BufferSize 1048576 -Events Job

@@ -1,6 +1,0 @@
-#!/bin/sh
-# Written by Measure-EchoServer: starts EchoPS 64 KiB in its cgroup, pinned, its output to a file.
-exec > '/work/main/results/sweep/servers/server-EchoPS_64_KiB-43125.log' 2>&1 < /dev/null
-echo $$ > '/sys/fs/cgroup/unified/echops-measure-23752-8-EchoPS64KiB/cgroup.procs' || exit 97
-taskset -cp 1 $$ > /dev/null || exit 98
-exec '/root/.nuget/packages/powershell/7.6.9/tools/net10.0/any/unix/pwsh' -NoProfile -NonInteractive -File '/work/main/bench/Start-EchoPSServer.ps1' -ModulePath '/work/main/module/EchoPS.psd1' -Port 43125 -BufferSize 65536 -Events Job
