@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer_common.h"
+
 static char buf[65536];
 static char *pending[FD_SETSIZE]; /* bytes read but not yet written back (a partial write), per descriptor */
 static size_t pendingLen[FD_SETSIZE];
@@ -37,15 +39,10 @@ static void drop(int fd)
 /* Writes what it can; keeps the rest for when the socket is writable. Returns -1 when the connection broke. */
 static int flush_out(int fd, const char *data, size_t len)
 {
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (w < 0)
-            return -1;
-        off += (size_t)w;
-    }
+    ssize_t sent = peer_write_some(fd, data, len);
+    if (sent < 0)
+        return -1;
+    size_t off = (size_t)sent;
     char *rest = off < len ? malloc(len - off) : NULL;
     if (rest)
         memcpy(rest, data + off, len - off);
@@ -57,25 +54,11 @@ static int flush_out(int fd, const char *data, size_t len)
 
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 0, one = 1;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    int one = 1;
+    peer_raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listener, 4096) < 0 ||
-        getsockname(listener, (struct sockaddr *)&addr, &len) < 0) {
-        perror("select_server");
-        return 1;
-    }
+    int listener = peer_listen("select_server", argc > 1 ? atoi(argv[1]) : 0, 4096);
     fcntl(listener, F_SETFL, O_NONBLOCK);
-    printf("listening %d\n", ntohs(addr.sin_port));
-    fflush(stdout);
 
     int maxfd = listener;
     for (;;) {
