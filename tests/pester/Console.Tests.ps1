@@ -38,8 +38,10 @@ BeforeAll {
     function Start-ServerProcess {
         # A real pwsh process (not the dotnet launcher) running a foreground server with its output redirected, as a
         # service manager or `> file` runs it.
-        param([Parameter(Mandatory)] [int] $Port, [string] $Arguments = '')
-        $info = [System.Diagnostics.ProcessStartInfo]::new($script:Pwsh)
+        # -Env: arguments for env(1) before pwsh, e.g. '--default-signal=HUP' (a signal disposition is inherited).
+        param([Parameter(Mandatory)] [int] $Port, [string] $Arguments = '', [string[]] $Env = @())
+        $info = [System.Diagnostics.ProcessStartInfo]::new($(if ($Env) { 'env' } else { $script:Pwsh }))
+        if ($Env) { foreach ($arg in $Env + $script:Pwsh) { $info.ArgumentList.Add($arg) } }
         foreach ($arg in '-NoProfile', '-NonInteractive', '-Command', "Import-Module '$ModuleManifest'; Start-BlockingEchoServer -Port $Port $Arguments") {
             $info.ArgumentList.Add($arg)
         }
@@ -133,7 +135,9 @@ Describe 'SIGTERM and SIGHUP on a foreground server' {
         @{ Signal = 'TERM' }, @{ Signal = 'HUP' }) {
         if (-not $IsLinux) { Set-ItResult -Skipped -Because 'POSIX signals are tested on Linux'; return }
         $port = Get-FreePort
-        $server = Start-ServerProcess -Port $port
+        # The signal's default disposition, whatever this test run inherited (under nohup SIGHUP is ignored, and a
+        # process that ignores it since it starts keeps ignoring it: the next test).
+        $server = Start-ServerProcess -Port $port -Env "--default-signal=$Signal"
         try {
             Wait-Until { -not (Test-PortFree -Port $port) } -TimeoutMs 30000 | Should -BeTrue
             $client = New-TestClient -Port $port
@@ -149,6 +153,36 @@ Describe 'SIGTERM and SIGHUP on a foreground server' {
             Test-PortFree -Port $port | Should -BeTrue
             # Output to a pipe or file: plain text, no colour codes.
             $out.Contains([char]27) | Should -BeFalse
+        }
+        finally { Stop-ServerProcess $server }
+    }
+}
+
+Describe 'SIGHUP ignored since the process started (nohup)' {
+    It 'is not claimed as a way to stop the server, leaves it serving, and SIGTERM still stops it cleanly' {
+        if (-not $IsLinux) { Set-ItResult -Skipped -Because 'POSIX signals are tested on Linux'; return }
+        $port = Get-FreePort
+        $server = Start-ServerProcess -Port $port -Arguments '-Verbose' -Env '--ignore-signal=HUP', '--default-signal=TERM'
+        try {
+            Wait-Until { $server.Stdout.SoFar -match 'stops it\.' } -TimeoutMs 30000 | Should -BeTrue
+            $verbose = $server.Stdout.SoFar
+            # Before: "Ctrl+C, Stop-BlockingEchoServer, SIGTERM or SIGHUP stops it." though SIGHUP stopped nothing.
+            $verbose | Should -Match 'Ctrl\+C, Stop-BlockingEchoServer or SIGTERM stops it\.'
+            $verbose | Should -Match 'SIGHUP is ignored by this process since it started \(inherited, as under nohup\): it does not stop the server\.'
+            & kill -HUP $server.Process.Id
+            # The kernel drops a signal the process ignores: SIGHUP's bit (1) stays set in the server's SigIgn.
+            $sigIgn = (Get-Content "/proc/$($server.Process.Id)/status" | Where-Object { $_ -like 'SigIgn:*' }) -replace '^SigIgn:\s*'
+            ([Convert]::ToUInt64($sigIgn, 16) -band 1) | Should -Be 1
+            $client = New-TestClient -Port $port
+            try { (Invoke-Echo -Client $client -Bytes ([byte[]](1..3))).Length | Should -Be 3 } finally { $client.Dispose() }
+            $server.Process.HasExited | Should -BeFalse
+            & kill -TERM $server.Process.Id
+            $server.Process.WaitForExit(20000) | Should -BeTrue -Because 'SIGTERM still stops it'
+            $server.Process.ExitCode | Should -Be 0
+            $out = $server.Stdout.Result
+            $out | Should -Match "\sStopped\s+127\.0\.0\.1:$port\s"
+            $out | Should -Match 'VERBOSE: Stopped by SIGTERM\.'
+            $out | Should -Match "\sDisconnected\s+127\.0\.0\.1:\d+\s+3 B\s"
         }
         finally { Stop-ServerProcess $server }
     }

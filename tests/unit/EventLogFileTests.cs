@@ -80,8 +80,25 @@ namespace EchoPS.Tests
             Assert.True(Hosting.StopSignals.Supported);
             using var signals = Hosting.StopSignals.Register(_ => { });
             if (OperatingSystem.IsLinux())
-                Assert.Equal(new[] { "SIGTERM", "SIGHUP" }, signals.Registered);
+            {
+                // SIGHUP is Ignored, not Registered, when this test process was started under nohup.
+                Assert.Equal(new[] { "SIGHUP", "SIGTERM" }, signals.Registered.Concat(signals.Ignored).OrderBy(n => n));
+                Assert.Empty(signals.Registered.Intersect(signals.Ignored));
+                Assert.Equal(Hosting.StopSignals.StillIgnored(new[] { "SIGTERM", "SIGHUP" }, File.ReadAllText("/proc/self/status")), signals.Ignored);
+            }
             Assert.Null(signals.Received);
+        }
+
+        [Theory]
+        [InlineData("SigIgn:\t0000000000000000\n", "")]
+        [InlineData("SigQ:\t0/96367\nSigIgn:\t0000000000001001\nSigCgt:\t00000003000244f8\n", "SIGHUP")]
+        [InlineData("SigIgn:\t0000000000005000\n", "SIGTERM")]
+        [InlineData("SigIgn:\t0000000000004001\n", "SIGTERM,SIGHUP")]
+        [InlineData("Name:\tpwsh\n", "")]
+        [InlineData(null, "")]
+        public void A_signal_ignored_since_start_is_read_from_SigIgn(string status, string expected)
+        {
+            Assert.Equal(expected, string.Join(",", Hosting.StopSignals.StillIgnored(new[] { "SIGTERM", "SIGHUP" }, status)));
         }
     }
 }

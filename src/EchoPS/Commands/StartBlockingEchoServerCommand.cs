@@ -440,6 +440,9 @@ namespace EchoPS.Commands
                     var stoppers = new[] { "Ctrl+C", "Stop-BlockingEchoServer" }.Concat(signals.Registered).ToList();
                     WriteVerbose($"Server {_server.Id} listening on {_server.LocalEndPoint}; " +
                         $"{string.Join(", ", stoppers.Take(stoppers.Count - 1))} or {stoppers[stoppers.Count - 1]} stops it.");
+                    if (signals.Ignored.Count > 0)
+                        WriteVerbose($"{string.Join(" and ", signals.Ignored)} {(signals.Ignored.Count == 1 ? "is" : "are")} ignored by this " +
+                            "process since it started (inherited, as under nohup): it does not stop the server.");
                     var sinceWarning = System.Diagnostics.Stopwatch.StartNew();
                     while (true)
                     {

@@ -11,10 +11,13 @@ namespace EchoPS.Hosting
     /// Ctrl+C (its Stopped event written, the port freed) and the process exits when its script ends (0 for a script
     /// that only runs the server). Uses .NET 6+ <c>PosixSignalRegistration</c>, found at run time: the assembly targets
     /// netstandard2.0 and loads in Windows PowerShell 5.1, where there is no such type and this does nothing.
+    /// A signal the process ignores since it started (inherited, as under nohup) stays ignored: the runtime keeps the
+    /// disposition, so it is listed in <see cref="Ignored"/>, never in <see cref="Registered"/>.
     /// </summary>
     public sealed class StopSignals : IDisposable
     {
         private static readonly string[] Signals = { "SIGTERM", "SIGHUP" };
+        private static readonly Dictionary<string, int> LinuxNumbers = new Dictionary<string, int> { ["SIGTERM"] = 15, ["SIGHUP"] = 1 };
         private readonly List<IDisposable> _registrations = new List<IDisposable>();
         private readonly Action<string> _onStop;
         private string _received;
@@ -29,6 +32,12 @@ namespace EchoPS.Hosting
 
         /// <summary>The signals now turned into a stop (none where the runtime cannot).</summary>
         public IReadOnlyList<string> Registered { get; private set; } = Array.Empty<string>();
+
+        /// <summary>
+        /// The signals this process still ignores after registering (on Linux: SigIgn of /proc/self/status): ignored
+        /// since it started, as under nohup, so they stop nothing. Empty where that cannot be read.
+        /// </summary>
+        public IReadOnlyList<string> Ignored { get; private set; } = Array.Empty<string>();
 
         /// <summary>
         /// Registers the handlers; <paramref name="onStop"/> runs on the runtime's signal thread with the signal's name
@@ -62,7 +71,9 @@ namespace EchoPS.Hosting
                     // A platform without this signal (SIGHUP on some hosts): the others still count.
                 }
             }
-            signals.Registered = registered;
+            var ignored = StillIgnored(registered, ReadProcStatus());
+            signals.Registered = registered.Except(ignored).ToList();
+            signals.Ignored = ignored;
             return signals;
         }
 
@@ -88,6 +99,31 @@ namespace EchoPS.Hosting
             catch (Exception)
             {
                 // Nothing to report to from here; the stop action itself never throws (RequestStop).
+            }
+        }
+
+        /// <summary>
+        /// Of <paramref name="names"/>, those whose bit is set in the SigIgn line of a Linux /proc/[pid]/status text
+        /// (a hexadecimal mask, bit n-1 for signal n); none when the text is null or has no such line.
+        /// </summary>
+        internal static IReadOnlyList<string> StillIgnored(IEnumerable<string> names, string procStatus)
+        {
+            var line = procStatus?.Split('\n').FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            if (line == null || !ulong.TryParse(line.Substring("SigIgn:".Length).Trim(), System.Globalization.NumberStyles.AllowHexSpecifier,
+                    System.Globalization.CultureInfo.InvariantCulture, out var mask))
+                return Array.Empty<string>();
+            return names.Where(n => LinuxNumbers.TryGetValue(n, out var number) && (mask & (1UL << (number - 1))) != 0).ToList();
+        }
+
+        private static string ReadProcStatus()
+        {
+            try
+            {
+                return System.IO.File.Exists("/proc/self/status") ? System.IO.File.ReadAllText("/proc/self/status") : null;
+            }
+            catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException)
+            {
+                return null;
             }
         }
 
