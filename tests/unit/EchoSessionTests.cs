@@ -253,6 +253,25 @@ namespace EchoPS.Tests
         }
 
         [Fact]
+        public void A_stop_whose_forced_wake_comes_before_the_client_has_its_echo_does_not_count_the_echo_in_flight()
+        {
+            // The stop's shutdown of the receiving side makes a lingering read return end of stream although the
+            // client never closed; closing then resets the connection (the client keeps sending), and the echo in
+            // flight is gone. Before: the linger took that end of stream for the client's and counted it all.
+            var run = new Run(new EchoServerOptions(), Send(0, 100000));
+            run.Client.Window = 100000;
+            run.Client.ReadRate = 1000;
+            run.Client.ForceEarly = 0.1;
+            run.Host.StopAt = S(2);
+            var e = run.Go();
+            Assert.Equal(DisconnectReason.ServerStopping, e.Reason);
+            Assert.InRange(run.Ended, 2.1, 2.11);
+            Assert.Equal(2100, e.Echoed); // what it read by the forced wake
+            Assert.Equal(2100, run.Host.Echoed);
+            Assert.EndsWith("97900 bytes of echo not acknowledged by the client", e.Message);
+        }
+
+        [Fact]
         public void A_stop_during_a_throttle_pause_ends_the_session()
         {
             var run = new Run(new EchoServerOptions { MaxBytesPerSecond = 1000 }, Send(0, 10000));

@@ -61,6 +61,7 @@ namespace EchoPS.Tests
         internal double ReadsUntil = double.MaxValue; // seconds
         internal double ReadRate = double.PositiveInfinity; // bytes a second
         internal SocketError? FailSend;
+        internal double? ForceEarly; // seconds after a stop when its forced wake comes, if before the stop's deadline
 
         internal readonly List<string> Calls = new List<string>();
         internal int TimeoutChanges;
@@ -81,13 +82,12 @@ namespace EchoPS.Tests
                 Drain(Host.StopAt);
                 _clock.T = Math.Max(_clock.T, Host.StopAt);
                 Host.Stop(_clock.T);
-                if (Unacknowledged() == 0)
+                // As ClientConnection.WakeForStop: the sending side first, then both ways when only the FIN is unacknowledged.
+                _shutSend = true;
+                if (Unacknowledged() <= 1)
                     _shutBoth = true;
                 else
-                {
-                    _shutSend = true;
-                    _forceAt = Host.StopDeadline;
-                }
+                    _forceAt = ForceEarly.HasValue ? _clock.T + VirtualClock.S(ForceEarly.Value) : Host.StopDeadline;
             }
             if (_forceAt <= to)
                 _shutBoth = true;

@@ -147,19 +147,21 @@ namespace EchoPS.Server.Sessions
         }
 
         /// <summary>
-        /// A stop reaching the connection, from any thread, without losing echo: when the client has every byte it was
-        /// sent, shutting it down both ways wakes a blocked read or write at once (true); otherwise only the sending
-        /// side is shut (a FIN after the echo, and a blocked write fails), and the caller forces the rest later with
-        /// <see cref="ForceWake"/> (false).
+        /// A stop reaching the connection, from any thread, without losing echo: the sending side is shut first (a FIN
+        /// after the echo, and a blocked write fails), so no send can add echo after the look that follows; when the
+        /// client then has every byte but the FIN, shutting it down both ways wakes a blocked read at once (true);
+        /// otherwise the caller forces the rest later with <see cref="ForceWake"/> (false). (Looking first let a send
+        /// slip in between, its echo counted and then lost to the reset of a close while the client kept sending.)
         /// </summary>
         public bool WakeForStop()
         {
-            if (Unacknowledged() == 0)
+            ShutdownSend();
+            var unacknowledged = Unacknowledged();
+            if (unacknowledged.HasValue && unacknowledged.Value <= 1)
             {
                 ForceWake();
                 return true;
             }
-            ShutdownSend();
             return false;
         }
 

@@ -246,7 +246,14 @@ namespace EchoPS.Server.Sessions
                     unacknowledged = null;
                     quiet = !client.PollRead((int)(SessionRules.LingerSlice.Ticks / 10));
                     if (!quiet && client.Receive(_buffer, 0, _buffer.Length) <= 0)
-                        break; // end of stream: nothing more can arrive (a reset throws)
+                    {
+                        // End of stream (a reset throws). The client's: nothing more can arrive, and the close loses
+                        // nothing. During a stop it can be the stop's own shutdown of the receiving side instead,
+                        // with echo still in flight that the close's reset throws away: counted as not acknowledged.
+                        if (_server.StopRequested)
+                            unacknowledged = client.Unacknowledged();
+                        break;
+                    }
                 }
             }
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
