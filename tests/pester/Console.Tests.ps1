@@ -164,7 +164,8 @@ Describe 'SIGHUP ignored since the process started (nohup)' {
         $port = Get-FreePort
         $server = Start-ServerProcess -Port $port -Arguments '-Verbose' -Env '--ignore-signal=HUP', '--default-signal=TERM'
         try {
-            Wait-Until { $server.Stdout.SoFar -match 'stops it\.' } -TimeoutMs 30000 | Should -BeTrue
+            # The Listening row comes after both -Verbose lines of the start (the second one may lag the first).
+            Wait-Until { $server.Stdout.SoFar -match '\sListening\s+127\.0\.0\.1:' } -TimeoutMs 30000 | Should -BeTrue
             $verbose = $server.Stdout.SoFar
             # Before: "Ctrl+C, Stop-BlockingEchoServer, SIGTERM or SIGHUP stops it." though SIGHUP stopped nothing.
             $verbose | Should -Match 'Ctrl\+C, Stop-BlockingEchoServer or SIGTERM stops it\.'
