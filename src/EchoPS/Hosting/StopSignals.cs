@@ -71,7 +71,7 @@ namespace EchoPS.Hosting
                     // A platform without this signal (SIGHUP on some hosts): the others still count.
                 }
             }
-            var ignored = StillIgnored(registered, ReadProcStatus());
+            var ignored = StillIgnored(registered, Measure.ProcFs.Read("/proc/self/status"));
             signals.Registered = registered.Except(ignored).ToList();
             signals.Ignored = ignored;
             return signals;
@@ -113,18 +113,6 @@ namespace EchoPS.Hosting
                     System.Globalization.CultureInfo.InvariantCulture, out var mask))
                 return Array.Empty<string>();
             return names.Where(n => LinuxNumbers.TryGetValue(n, out var number) && (mask & (1UL << (number - 1))) != 0).ToList();
-        }
-
-        private static string ReadProcStatus()
-        {
-            try
-            {
-                return System.IO.File.Exists("/proc/self/status") ? System.IO.File.ReadAllText("/proc/self/status") : null;
-            }
-            catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException)
-            {
-                return null;
-            }
         }
 
         private static Type RegistrationType =>

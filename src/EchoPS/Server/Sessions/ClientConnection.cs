@@ -157,7 +157,7 @@ namespace EchoPS.Server.Sessions
         {
             ShutdownSend();
             var unacknowledged = Unacknowledged();
-            if (unacknowledged.HasValue && unacknowledged.Value <= 1)
+            if (unacknowledged.HasValue && LingerRule.Lost(unacknowledged) == 0) // nothing but the FIN in flight
             {
                 ForceWake();
                 return true;
